@@ -1,0 +1,43 @@
+# One task runner: the targets the README names are the ones CI runs.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo
+SEED ?= 7
+SCALE ?= small
+
+.PHONY: demo test lint typecheck pytest bench bench-large docs clean
+
+$(BIN)/cueva: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/cueva
+
+demo: $(BIN)/cueva
+	$(BIN)/cueva demo $(DEMO_DIR) --seed $(SEED) --scale $(SCALE) --force
+	$(BIN)/cueva funnel $(DEMO_DIR) --by channel
+
+lint: $(BIN)/cueva
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+pytest: $(BIN)/cueva
+	$(BIN)/pytest -q
+
+test: lint pytest
+
+docs: $(BIN)/cueva
+	$(BIN)/python -m cueva.docs_gen
+
+bench: $(BIN)/cueva
+	$(BIN)/python benchmarks/bench_foundation.py --scale medium
+
+bench-large: $(BIN)/cueva
+	$(BIN)/python benchmarks/bench_foundation.py --scale large
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo

@@ -1,0 +1,3 @@
+from cueva.cli import main
+
+main()

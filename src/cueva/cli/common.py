@@ -1,0 +1,43 @@
+"""Options and helpers shared by the command modules."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cueva.workspace import Workspace
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+WorkspaceArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Workspace folder (holds cueva.yaml and cueva.duckdb).", show_default=False
+    ),
+]
+FormatOpt = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="Output format: table, csv or json.")
+]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store URL instead of the workspace's DuckDB file (also env CUEVA_STORE).",
+        show_default=False,
+    ),
+]
+
+
+def open_workspace(path: Path, store: str | None = None) -> Workspace:
+    return Workspace.open(path, store)

@@ -1,0 +1,121 @@
+"""init, import, status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cueva.cli.common import (
+    FormatOpt,
+    OutputFormat,
+    StoreOpt,
+    WorkspaceArg,
+    console,
+    open_workspace,
+)
+from cueva.importer import import_files
+from cueva.output import emit
+from cueva.status import status as store_status
+from cueva.workspace import Workspace
+
+PROGRESS_MIN_BYTES = 4 << 20
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("import")(import_cmd)
+    app.command("status")(status)
+
+
+def init(
+    path: WorkspaceArg,
+    company: Annotated[
+        str | None, typer.Option(help="Company name (default: the folder name).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing cueva.yaml.")] = False,
+) -> None:
+    """Create a workspace: a commented starter cueva.yaml and an empty store.
+
+    Example: cueva init ./acme --company "Acme Robotics"
+    """
+    ws = Workspace.init(path, company, force=force)
+    console.print(f"created {ws.contract_path} and {ws.store_path}")
+    console.print("next: edit the contract with both teams, then 'cueva import' your data")
+
+
+def import_cmd(
+    path: WorkspaceArg,
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="CSV or Parquet files named after their table.", show_default=False),
+    ],
+    encoding: Annotated[
+        str, typer.Option(help="Encoding of CSV files, e.g. utf-8, latin-1, cp1252.")
+    ] = "utf-8",
+    sep: Annotated[
+        str | None, typer.Option(help="CSV separator (default: detect ',' or ';').")
+    ] = None,
+    decimal: Annotated[str, typer.Option(help="Decimal mark in CSV numbers: '.' or ','.")] = ".",
+    force: Annotated[
+        bool, typer.Option(help="Import files even if the same content was imported before.")
+    ] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Import canonical CSV/Parquet files, all or nothing.
+
+    Example: cueva import ./acme data/people.csv data/opportunities.parquet --encoding cp1252 --sep ';' --decimal ,
+    """
+    with open_workspace(path, store) as ws:
+        big = sum(f.stat().st_size for f in files if f.is_file()) >= PROGRESS_MIN_BYTES
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} files"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not big,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("importing", total=len(files))
+
+            def on_file(name: str) -> None:
+                progress.update(task, description=f"reading {name}", advance=1)
+
+            result = import_files(
+                ws.store(),
+                files,
+                encoding=encoding,
+                sep=sep,
+                decimal=decimal,
+                timezone=ws.contract.timezone,
+                force=force,
+                on_file=on_file,
+            )
+        for f in result.files:
+            if f.skipped:
+                console.print(f"{f.file}: unchanged since its last import, skipped")
+            else:
+                console.print(f"{f.file}: {f.rows:,} rows -> {f.table}")
+        rate = result.rows / result.seconds if result.seconds else 0
+        console.print(
+            f"imported {result.rows:,} rows in {result.seconds:.2f}s ({rate:,.0f} rows/s)"
+        )
+
+
+def status(path: WorkspaceArg, fmt: FormatOpt = OutputFormat.table, store: StoreOpt = None) -> None:
+    """What is loaded: tables, rows, date ranges, last import.
+
+    Example: cueva status ./acme --format json
+    """
+    with open_workspace(path, store) as ws:
+        frame: pd.DataFrame = store_status(ws.store())
+        emit(
+            frame,
+            fmt.value if hasattr(fmt, "value") else fmt,
+            console=console,
+            title=f"store: {ws.store().url}",
+        )
