@@ -2,6 +2,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+PY_DIRS := $(wildcard src tests benchmarks)
 DEMO_DIR ?= demo
 SEED ?= 7
 SCALE ?= small
@@ -21,8 +22,8 @@ demo: $(BIN)/cueva
 	$(BIN)/cueva funnel $(DEMO_DIR) --by channel
 
 lint: $(BIN)/cueva
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 	$(BIN)/mypy
 
 pytest: $(BIN)/cueva
