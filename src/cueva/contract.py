@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cueva.attribution.settings import AttributionSettings
 from cueva.errors import ContractError
 
 CONTRACT_FILE = "cueva.yaml"
@@ -112,6 +113,7 @@ class Contract(_Model):
     fiscal_year_start: int = Field(1, ge=1, le=12, description="Month the fiscal year starts.")
     language: Literal["en", "es"] = Field("en", description="Report language.")
     funnel: Funnel
+    attribution: AttributionSettings = Field(default_factory=AttributionSettings)
 
     @field_validator("timezone")
     @classmethod
