@@ -93,7 +93,7 @@ def test_exact_additivity(pair: tuple[list[float], list[float]]) -> None:
 def test_segments_with_zeros_add_up(a: list[list[float]], b: list[list[float]]) -> None:
     n = min(len(a), len(b))
     x0, x1 = np.array(a[:n]), np.array(b[:n])
-    table, by_factor, by_segment = lmdi_segments(x0, x1)
+    _table, by_factor, by_segment = lmdi_segments(x0, x1)
     v0 = np.prod(x0, axis=1)
     v1 = np.prod(x1, axis=1)
     scale = max(1.0, float(np.abs(v0).max()), float(np.abs(v1).max()))

@@ -113,4 +113,4 @@ def lmdi_segments(
     return table, table.sum(axis=0), table.sum(axis=1)
 
 
-__all__ = ["logmean", "lmdi", "lmdi_segments"]
+__all__ = ["lmdi", "lmdi_segments", "logmean"]
