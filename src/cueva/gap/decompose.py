@@ -1,0 +1,173 @@
+"""Blame-free gap decomposition: the revenue gap split exactly into owned funnel factors.
+
+:func:`decompose` takes two counts frames (see :mod:`cueva.gap.factors`) — a base (the plan
+or an earlier period) and the actual — and returns a :class:`GapResult` whose factor
+contributions sum to ``actual - base`` (LMDI-I, :mod:`cueva.gap.lmdi`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cueva.contract import Contract
+from cueva.gap.factors import Factor, funnel_factors, paired_factors, stage_names
+from cueva.gap.lmdi import lmdi
+
+#: Columns of :attr:`GapResult.factors`.
+FACTOR_COLUMNS = ("factor", "label", "owner", "base", "actual", "change", "contribution", "share")
+#: Columns of :attr:`GapResult.segments`.
+SEGMENT_COLUMNS = ("segment", "factor", "label", "owner", "contribution")
+
+
+@dataclass(frozen=True)
+class GapResult:
+    """The decomposition of ``actual - base`` into factor contributions.
+
+    ``factors``: one row per factor (columns :data:`FACTOR_COLUMNS`): the factor's value in
+    the base and the actual (for segmented results the lead-weighted aggregate rate), the
+    relative change, its contribution in money and its share of the gap. ``by_segment``: the
+    long table of contributions per segment and factor (empty without segments); within a
+    segment, ``leads`` + ``mix`` is that segment's lead volume effect.
+    """
+
+    period: str
+    base_label: str
+    metric: str  # revenue or gross_margin
+    base_total: float
+    actual_total: float
+    factors: pd.DataFrame
+    by_segment: pd.DataFrame
+    by: str | None = None
+    cohort: bool = False
+    currency: str = "EUR"
+    language: str = "en"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        return self.actual_total - self.base_total
+
+    def factor_list(self) -> list[Factor]:
+        rows = self.factors[["factor", "label", "owner"]].astype(str).to_numpy().tolist()
+        return [Factor(str(k), str(label), str(owner), "", None) for k, label, owner in rows]
+
+    def by_owner(self) -> pd.DataFrame:
+        """Contributions summed per owning team."""
+        frame = self.factors.groupby("owner", sort=False)["contribution"].sum().reset_index()
+        return frame.sort_values("contribution", key=np.abs, ascending=False, ignore_index=True)
+
+    def segment_table(self) -> pd.DataFrame:
+        """Segments as rows, factors as columns, plus each segment's total change."""
+        if self.by_segment.empty:
+            return pd.DataFrame()
+        wide = self.by_segment.pivot_table(
+            index="segment", columns="factor", values="contribution", aggfunc="sum", sort=False
+        )
+        wide = wide[[f for f in self.factors["factor"] if f in wide.columns]]
+        wide["total"] = wide.sum(axis=1)
+        return wide.reset_index()
+
+
+def _aggregate_values(counts: pd.DataFrame, stages: list[str], margin: bool) -> np.ndarray:
+    """The factor values of the whole (all segments summed), for display."""
+    total = counts[[*stages, "revenue"] + (["gross_margin"] if margin else [])].sum()
+    vals = [float(total[stages[0]])]
+    for prev, stage in itertools.pairwise(stages):
+        vals.append(float(total[stage]) / float(total[prev]) if total[prev] else np.nan)
+    vals.append(float(total["revenue"]) / float(total[stages[-1]]) if total[stages[-1]] else np.nan)
+    if margin:
+        vals.append(
+            float(total["gross_margin"]) / float(total["revenue"]) if total["revenue"] else np.nan
+        )
+    return np.array(vals)
+
+
+def decompose(
+    contract: Contract,
+    base: pd.DataFrame,
+    actual: pd.DataFrame,
+    *,
+    period: str = "",
+    base_label: str = "base",
+    by: str | None = None,
+    margin: bool = False,
+    cohort: bool = False,
+    language: str | None = None,
+) -> GapResult:
+    """Split ``actual - base`` revenue (gross margin with ``margin``) into funnel factors.
+
+    ``base`` and ``actual`` are counts frames indexed by segment (a single row, e.g. ``all``,
+    without ``by``). With ``by``, a mix factor (each segment's share of leads) is added and
+    ``by_segment`` holds the per-segment contributions; totals still add up to the gap.
+    """
+    lang = language or contract.language
+    stages = stage_names(contract)
+    factors = funnel_factors(contract, margin=margin, by=by, language=lang)
+    segmented = by is not None
+    segments, x0, x1 = paired_factors(
+        base,
+        actual,
+        stages,
+        margin=margin,
+        segmented=segmented,
+        names=(base_label, period or "actual"),
+    )
+    table = lmdi(x0, x1)
+    per_factor = table.sum(axis=0)
+    v0 = float(np.prod(x0, axis=1).sum())
+    v1 = float(np.prod(x1, axis=1).sum())
+    gap = v1 - v0
+
+    agg0 = _aggregate_values(base, stages, margin)
+    agg1 = _aggregate_values(actual, stages, margin)
+    if segmented:
+        # the mix has no aggregate value; show each period's lead-weighted concentration
+        agg0 = np.insert(agg0, 1, np.nan)
+        agg1 = np.insert(agg1, 1, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.where(agg0 > 0, agg1 / agg0 - 1.0, np.nan)
+    frame = pd.DataFrame(
+        {
+            "factor": [f.key for f in factors],
+            "label": [f.label for f in factors],
+            "owner": [f.owner for f in factors],
+            "base": agg0,
+            "actual": agg1,
+            "change": change,
+            "contribution": per_factor,
+            "share": per_factor / gap if gap != 0 else np.zeros(len(factors)),
+        }
+    )
+    if segmented:
+        seg = pd.DataFrame(
+            {
+                "segment": np.repeat(segments, len(factors)),
+                "factor": [f.key for f in factors] * len(segments),
+                "label": [f.label for f in factors] * len(segments),
+                "owner": [f.owner for f in factors] * len(segments),
+                "contribution": table.reshape(-1),
+            }
+        )
+    else:
+        seg = pd.DataFrame(columns=list(SEGMENT_COLUMNS))
+    return GapResult(
+        period=period,
+        base_label=base_label,
+        metric="gross_margin" if margin else "revenue",
+        base_total=v0,
+        actual_total=v1,
+        factors=frame,
+        by_segment=seg,
+        by=by,
+        cohort=cohort,
+        currency=contract.currency,
+        language=lang,
+    )
+
+
+__all__ = ["FACTOR_COLUMNS", "SEGMENT_COLUMNS", "GapResult", "decompose"]

@@ -1,0 +1,205 @@
+"""The funnel as a product of factors, with the team that owns each factor.
+
+For the contract's stages ``s_0 (lead), s_1 (mql), ..., s_n (won)``::
+
+    revenue = s_0 entries x (s_1 / s_0) x ... x (s_n / s_{n-1}) x (revenue / s_n) [x margin rate]
+
+The identity telescopes, so the product equals the revenue whenever no stage count is zero.
+Input is a small *counts frame*: one row per segment (index), one column per stage name with
+the entries into that stage, and ``revenue`` (plus ``gross_margin`` for margin and ``pipeline``
+for plans). With segments, lead volume splits into the total leads and each segment's share
+of them (the structure or *mix* factor), the standard LMDI treatment of a sum over segments.
+
+Undefined rates (a stage with no entries, so the next rate is 0/0) take the other period's
+value, so they count as unchanged; when the aggregate is zero through an earlier factor this
+changes nothing. A stage with entries after a stage with none (possible when rates are
+measured within one period: this quarter's MQLs may come from last quarter's leads) has no
+finite rate; that is an error that points to the cohort variant.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cueva.contract import Contract
+from cueva.errors import UsageError
+
+Language = str
+
+#: Short names of well-known stages, for labels.
+_SHORT = {"mql": "MQL", "sql": "SQL", "sal": "SAL", "opportunity": "opportunity", "won": "won"}
+
+_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "leads": "{stage} volume",
+        "mix": "{by} mix",
+        "rate": "{stage} rate",
+        "win_rate": "win rate",
+        "deal_size": "deal size",
+        "margin_rate": "gross margin rate",
+    },
+    "es": {
+        "leads": "volumen de {stage}s",
+        "mix": "mezcla por {by}",
+        "rate": "tasa de {stage}",
+        "win_rate": "tasa de cierre",
+        "deal_size": "tamaño medio de venta",
+        "margin_rate": "margen bruto",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One multiplicative factor of revenue."""
+
+    key: str  # leads, mix, <stage>_rate, win_rate, deal_size, margin_rate
+    label: str
+    owner: str
+    kind: str  # volume, mix, rate, money, share
+    stage: str | None = None
+
+
+def _short(stage: str) -> str:
+    return _SHORT.get(stage, stage.replace("_", " "))
+
+
+def _glossary_owner(contract: Contract, key: str) -> str | None:
+    for term in getattr(contract, "glossary", ()) or ():
+        if term.name == key and term.owner:
+            return str(term.owner)
+    return None
+
+
+def funnel_factors(
+    contract: Contract,
+    *,
+    margin: bool = False,
+    by: str | None = None,
+    language: str | None = None,
+) -> list[Factor]:
+    """The factors of revenue for the contract's funnel, in funnel order.
+
+    Owners: lead volume (and the segment mix) belong to the first stage's owner; the rate into
+    a stage belongs to the team that owns both stages, or ``shared`` when the stage hands work
+    from one team to another (MQL -> SQL in the starter contract); deal size and margin belong
+    to the last stage's owner. A glossary term of the same name with an ``owner`` overrides.
+    """
+    lang = language or contract.language
+    labels = _LABELS.get(lang, _LABELS["en"])
+    stages = contract.funnel.stages
+    first, last = stages[0], stages[-1]
+    out: list[Factor] = [
+        Factor(
+            "leads",
+            labels["leads"].format(stage=_short(first.name)),
+            first.owner,
+            "volume",
+            first.name,
+        )
+    ]
+    if by is not None:
+        out.append(Factor("mix", labels["mix"].format(by=by), first.owner, "mix", first.name))
+    for prev, stage in itertools.pairwise(stages):
+        is_last = stage.name == last.name
+        key = "win_rate" if is_last else f"{stage.name}_rate"
+        label = labels["win_rate"] if is_last else labels["rate"].format(stage=_short(stage.name))
+        owner = prev.owner if prev.owner == stage.owner else "shared"
+        out.append(Factor(key, label, owner, "rate", stage.name))
+    out.append(Factor("deal_size", labels["deal_size"], last.owner, "money", last.name))
+    if margin:
+        out.append(Factor("margin_rate", labels["margin_rate"], last.owner, "share", last.name))
+    return [
+        Factor(f.key, f.label, _glossary_owner(contract, f.key) or f.owner, f.kind, f.stage)
+        for f in out
+    ]
+
+
+def stage_names(contract: Contract) -> list[str]:
+    return [s.name for s in contract.funnel.stages]
+
+
+def _check_counts(counts: pd.DataFrame, stages: list[str], margin: bool, name: str) -> None:
+    needed = [*stages, "revenue"] + (["gross_margin"] if margin else [])
+    missing = [c for c in needed if c not in counts.columns]
+    if missing:
+        raise UsageError(f"{name}: counts frame lacks column(s) {', '.join(missing)}")
+    values = counts[needed].to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(values)) or np.any(values[:, : len(stages) + 1] < 0):
+        raise UsageError(f"{name}: stage counts and revenue must be finite and >= 0")
+
+
+def _raw(counts: pd.DataFrame, stages: list[str], margin: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Numerators and denominators of each factor: (segments x K) each; volume over 1."""
+    c = counts[stages].to_numpy(dtype=np.float64)
+    rev = counts["revenue"].to_numpy(dtype=np.float64)
+    num = [c[:, :1], c[:, 1:], rev[:, None]]
+    den = [np.ones_like(c[:, :1]), c[:, :-1], c[:, -1:]]
+    if margin:
+        num.append(counts["gross_margin"].to_numpy(dtype=np.float64)[:, None])
+        den.append(rev[:, None])
+    return np.hstack(num), np.hstack(den)
+
+
+def paired_factors(
+    base: pd.DataFrame,
+    actual: pd.DataFrame,
+    stages: list[str],
+    *,
+    margin: bool = False,
+    segmented: bool = False,
+    names: tuple[str, str] = ("base", "actual"),
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Factor values for two counts frames, aligned on the union of their segments.
+
+    Returns ``(segments, x0, x1)`` with ``x`` of shape (segments x K) in the order of
+    :func:`funnel_factors` (with the mix column second when ``segmented``). The product of a
+    row is that segment's revenue (or gross margin).
+    """
+    _check_counts(base, stages, margin, names[0])
+    _check_counts(actual, stages, margin, names[1])
+    cols = [*stages, "revenue"] + (["gross_margin"] if margin else [])
+    segments = sorted({str(s) for s in base.index} | {str(s) for s in actual.index})
+    b = base[cols].copy()
+    a = actual[cols].copy()
+    b.index = b.index.map(str)
+    a.index = a.index.map(str)
+    b = b.groupby(level=0).sum().reindex(segments, fill_value=0.0)
+    a = a.groupby(level=0).sum().reindex(segments, fill_value=0.0)
+    if margin and (np.any(b["gross_margin"] < 0) or np.any(a["gross_margin"] < 0)):
+        raise UsageError("the margin gap needs gross margins >= 0 (LMDI takes logarithms)")
+    n0, d0 = _raw(b, stages, margin)
+    n1, d1 = _raw(a, stages, margin)
+    for num, den, name in ((n0, d0, names[0]), (n1, d1, names[1])):
+        broken = (den == 0) & (num > 0)
+        if np.any(broken):
+            seg_i, k = np.argwhere(broken)[0]
+            what = cols[k]
+            prev = cols[k - 1] if k >= 1 else "?"
+            where = "" if segments[seg_i] == "all" else f" in segment {segments[seg_i]!r}"
+            raise UsageError(
+                f"{name}: {num[seg_i, k]:g} {what} but no {prev}{where}, so the within-period "
+                f"rate is not defined; use the cohort variant (--cohort)"
+            )
+    undefined0 = d0 == 0
+    undefined1 = d1 == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r0 = np.where(undefined0, np.nan, n0 / np.where(undefined0, 1.0, d0))
+        r1 = np.where(undefined1, np.nan, n1 / np.where(undefined1, 1.0, d1))
+    x0 = np.where(undefined0, np.where(undefined1, 1.0, r1), r0)
+    x1 = np.where(undefined1, np.where(undefined0, 1.0, r0), r1)
+    if segmented:
+        total0 = x0[:, 0].sum()
+        total1 = x1[:, 0].sum()
+        share0 = x0[:, 0] / total0 if total0 > 0 else np.zeros(len(segments))
+        share1 = x1[:, 0] / total1 if total1 > 0 else np.zeros(len(segments))
+        x0 = np.column_stack([np.full(len(segments), total0), share0, x0[:, 1:]])
+        x1 = np.column_stack([np.full(len(segments), total1), share1, x1[:, 1:]])
+    return segments, x0, x1
+
+
+__all__ = ["Factor", "funnel_factors", "paired_factors", "stage_names"]
