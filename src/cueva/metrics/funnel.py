@@ -1,0 +1,841 @@
+"""Funnel metrics: stage entries, conversion, time between stages, win rate, deal size,
+sales cycle and open pipeline.
+
+Everything here builds Ibis expressions that the engine runs (DuckDB by default, and the same
+code on PostgreSQL); only small aggregated results come back as pandas frames. The metrics are
+registered, with their definitions, in :mod:`cueva.metrics.registry` and documented in
+``docs/metrics.md``.
+
+:func:`stage_entries` is the one place that reads the contract's stage entry rules. The SLA
+scorecard, attribution and gap analysis build on it.
+
+Common arguments of the metric functions:
+
+``period``
+    a :class:`cueva.periods.Period`; a stage entry counts in it when ``entered_at`` is in
+    ``[period.start, period.end)``.
+``by``
+    a segment: any column of ``people`` (extra columns kept by import included), else of
+    ``accounts`` (through the entry's ``account_id``), or ``owner`` for the entity's own
+    ``owner_id``. Opportunity rows take a people column from their person when the person is
+    known, else from their account. The result gets a column named after ``by``; missing
+    values read ``(none)``.
+``grain``
+    ``week``, ``month`` or ``quarter`` (fiscal, from the contract): the result gets a
+    ``period`` column with the bucket's label (``2026-W18``, ``2026-05``, ``2026-Q2``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from cueva.errors import ContractError, UsageError
+from cueva.periods import Grain, Period, bucket_labels, buckets, check_grain, truncate_expr
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from cueva.contract import Contract, Stage
+    from cueva.store import Store
+
+#: Columns of :func:`stage_entries`, in order.
+ENTRY_COLUMNS: tuple[str, ...] = (
+    "entity_type",
+    "entity_id",
+    "person_id",
+    "opportunity_id",
+    "account_id",
+    "owner_id",
+    "stage",
+    "stage_order",
+    "entered_at",
+    "amount",
+)
+
+#: Value of a segment column where the entity has no value.
+NONE_LABEL = "(none)"
+
+#: ``by`` values that mean the entity's own owner.
+OWNER_SEGMENTS = ("owner", "owner_id")
+
+SECONDS_PER_DAY = 86400.0
+
+
+# --------------------------------------------------------------------------- stage entries
+
+
+def stage_entries(
+    store: Store, contract: Contract, stages: Sequence[str] | None = None
+) -> ir.Table:
+    """One row per (entity, stage): the entity's FIRST entry into the stage, as a lazy Ibis
+    table (run in the engine).
+
+    A stage's entry rule (``contract.funnel.stages[i].entry``) is read here and nowhere else:
+    the entry time is the earliest of the stage events whose ``stage`` is one of ``events``
+    (for the stage's entity type) and the non-null values of the ``field`` column; with
+    ``where``, only entities whose boolean column ``where`` (on ``people`` for person stages,
+    ``opportunities`` for opportunity stages) is true enter the stage. Date columns count as
+    midnight of that day.
+
+    Columns:
+
+    - ``entity_type``: ``person`` or ``opportunity``
+    - ``entity_id``: the person_id or opportunity_id
+    - ``person_id``: the person (for opportunity stages the opportunity's ``person_id``; may
+      be null)
+    - ``opportunity_id``: null for person stages
+    - ``account_id``: the person's account, or the opportunity's (else its person's)
+    - ``owner_id``: the entity's own owner
+    - ``stage``: the contract's stage name; ``stage_order``: its 0-based position
+    - ``entered_at``: timestamp (naive wall-clock time in the contract's timezone)
+    - ``amount``: the opportunity's amount (null for person stages)
+
+    ``stages`` restricts the result to the named stages (UsageError for an unknown name).
+    """
+    funnel = contract.funnel
+    names = [s.name for s in funnel.stages]
+    if stages is not None:
+        unknown = [s for s in stages if s not in names]
+        if unknown:
+            raise UsageError(
+                f"unknown stage {unknown[0]!r}; the contract's stages are: {', '.join(names)}"
+            )
+    parts = [
+        _stage_part(store, stage, order)
+        for order, stage in enumerate(funnel.stages)
+        if stages is None or stage.name in stages
+    ]
+    if not parts:
+        raise UsageError("no stages selected")
+    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+
+
+def _columns(store: Store, table: str) -> dict[str, Any]:
+    return dict(store.table(table).schema().items())
+
+
+def _stage_part(store: Store, stage: Stage, order: int) -> ir.Table:
+    entry = stage.entry
+    etype = entry.entity_type
+    base_name = "people" if etype == "person" else "opportunities"
+    key = "person_id" if etype == "person" else "opportunity_id"
+    base = store.table(base_name)
+    where_ctx = f"stage {stage.name!r}"
+
+    sources: list[ir.Table] = []
+    if entry.events:
+        ev = store.table("stage_events")
+        ev = ev.filter((ev.entity_type == etype) & ev.stage.isin(list(entry.events)))
+        sources.append(ev.select(_eid=ev.entity_id, _at=ev.entered_at.cast("timestamp")))
+    if entry.field is not None:
+        table, _, column = entry.field.partition(".")
+        if table != base_name:
+            raise ContractError(
+                f"{where_ctx}: entry field {entry.field} is not a column of {base_name}, "
+                f"the table of its {etype} entity"
+            )
+        types = _columns(store, table)
+        if column not in types:
+            raise ContractError(
+                f"{where_ctx}: entry field {entry.field} is not a column of the store's {table}"
+            )
+        if not (types[column].is_timestamp() or types[column].is_date()):
+            raise ContractError(
+                f"{where_ctx}: entry field {entry.field} is {types[column]}, not a date or timestamp"
+            )
+        t = store.table(table)
+        value = t[column].cast("timestamp")
+        sources.append(t.filter(value.notnull()).select(_eid=t[key], _at=value))
+    src = ibis.union(*sources, distinct=False) if len(sources) > 1 else sources[0]
+    first = src.group_by("_eid").aggregate(_at=src._at.min())
+
+    if entry.where is not None:
+        types = _columns(store, base_name)
+        if entry.where not in types:
+            raise ContractError(
+                f"{where_ctx}: 'where' column {entry.where!r} is not a column of {base_name}"
+            )
+        if not types[entry.where].is_boolean():
+            raise ContractError(
+                f"{where_ctx}: 'where' column {base_name}.{entry.where} is {types[entry.where]}, "
+                "not a boolean"
+            )
+        base = base.filter(base[entry.where].fill_null(False))
+
+    if etype == "person":
+        b = base.select(
+            _bid=base.person_id,
+            _acc=base.account_id,
+            _own=base.owner_id,
+        )
+        j = first.join(b, first._eid == b._bid)
+        return j.select(
+            entity_type=ibis.literal("person"),
+            entity_id=j._eid,
+            person_id=j._eid,
+            opportunity_id=ibis.null("string"),
+            account_id=j._acc,
+            owner_id=j._own,
+            stage=ibis.literal(stage.name),
+            stage_order=ibis.literal(order, "int64"),
+            entered_at=j._at,
+            amount=ibis.null("float64"),
+        )
+    people = store.table("people")
+    p = people.select(_ppid=people.person_id, _pacc=people.account_id)
+    b = base.select(
+        _bid=base.opportunity_id,
+        _pid=base.person_id,
+        _acc=base.account_id,
+        _own=base.owner_id,
+        _amt=base.amount.cast("float64"),
+    )
+    j = first.join(b, first._eid == b._bid).left_join(p, b._pid == p._ppid)
+    return j.select(
+        entity_type=ibis.literal("opportunity"),
+        entity_id=j._eid,
+        person_id=j._pid,
+        opportunity_id=j._eid,
+        account_id=j._acc.coalesce(j._pacc),
+        owner_id=j._own,
+        stage=ibis.literal(stage.name),
+        stage_order=ibis.literal(order, "int64"),
+        entered_at=j._at,
+        amount=j._amt,
+    )
+
+
+# --------------------------------------------------------------------------- segments
+
+
+def segment_columns(store: Store) -> list[str]:
+    """Valid ``by`` values: ``owner``, then people's columns, then accounts' (extra columns
+    kept by import included)."""
+    cols = ["owner"]
+    for table in ("people", "accounts"):
+        cols += [c for c in _columns(store, table) if c not in cols]
+    return cols
+
+
+def check_segment(store: Store, by: str | None) -> str | None:
+    if by is None:
+        return None
+    valid = segment_columns(store)
+    if by not in valid and by not in OWNER_SEGMENTS:
+        raise UsageError(f"unknown segment column {by!r}; valid columns: {', '.join(valid)}")
+    return by
+
+
+def with_segment(table: ir.Table, store: Store, by: str | None, name: str = "segment") -> ir.Table:
+    """``table`` (with ``person_id``, ``account_id`` and ``owner_id`` columns, like
+    :func:`stage_entries` or ``opportunities``) plus a string column ``name`` holding the
+    segment ``by`` (see the module docs); ``(none)`` where the value is missing."""
+    by = check_segment(store, by)
+    if by is None:
+        return table.mutate(**{name: ibis.literal(NONE_LABEL)})
+    if by in OWNER_SEGMENTS:
+        return table.mutate(**{name: table.owner_id.cast("string").fill_null(NONE_LABEL)})
+    people_cols = _columns(store, "people")
+    account_cols = _columns(store, "accounts")
+    in_people, in_accounts = by in people_cols, by in account_cols
+    t = table
+    if in_accounts:
+        a = store.table("accounts")
+        a = a.select(_seg_aid=a.account_id, _seg_av=a[by].cast("string"))
+        t = t.left_join(a, t.account_id == a._seg_aid)
+    if in_people:
+        p = store.table("people")
+        p = p.select(_seg_pid=p.person_id, _seg_pv=p[by].cast("string"))
+        t = t.left_join(p, t.person_id == p._seg_pid)
+    if in_people and in_accounts:
+        value: Any = t.person_id.notnull().ifelse(t._seg_pv, t._seg_av)
+    else:
+        value = t._seg_pv if in_people else t._seg_av
+    out = t.mutate(**{name: value.fill_null(NONE_LABEL)})
+    return out.select(*table.columns, name)
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+@dataclass(frozen=True)
+class _Query:
+    store: Store
+    contract: Contract
+    period: Period
+    by: str | None
+    grain: Grain | None
+
+    @property
+    def fys(self) -> int:
+        return self.contract.fiscal_year_start
+
+    @property
+    def keys(self) -> list[str]:
+        """Group columns of the result, in order (the segment, then the period bucket)."""
+        out = []
+        if self.by is not None:
+            out.append(self.by)
+        if self.grain is not None:
+            out.append("period")
+        return out
+
+    def in_period(self, value: ir.Value) -> ir.BooleanValue:
+        if value.type().is_date():
+            return (value >= self.period.start) & (value < self.period.end)
+        return (value >= self.period.start_dt) & (value < self.period.end_dt)
+
+    def group(self, t: ir.Table, time: ir.Value) -> tuple[ir.Table, list[str]]:
+        """``t`` with ``_seg`` (when segmented) and ``_bucket`` (when a grain) columns added."""
+        cols: list[str] = []
+        extra: dict[str, Any] = {}
+        if self.by is not None:
+            cols.append("_seg")
+        if self.grain is not None:
+            extra["_bucket"] = truncate_expr(time, self.grain, self.fys)
+            cols.append("_bucket")
+        return (t.mutate(**extra) if extra else t), cols
+
+    def finish(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rename ``_seg``/``_bucket`` to their public names and label the buckets."""
+        frame = frame.copy()
+        if self.grain is not None:
+            frame["_bucket"] = bucket_labels(frame["_bucket"], self.grain, self.fys)
+            frame = frame.rename(columns={"_bucket": "period"})
+        if self.by is not None:
+            frame = frame.rename(columns={"_seg": self.by})
+        return frame
+
+    def grid(self, frame: pd.DataFrame, segments: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every (segment, bucket) combination, for filling zeros: segments seen in
+        ``frame`` (or ``segments``) times every bucket overlapping the period."""
+        parts: list[pd.DataFrame] = [pd.DataFrame({"_k": [0]})]
+        if self.by is not None:
+            segs = sorted(set(segments if segments is not None else frame["_seg"]))
+            parts.append(pd.DataFrame({"_seg": segs, "_k": 0}))
+        if self.grain is not None:
+            starts = [b.start for b in buckets(self.period, self.grain, self.fys)]
+            parts.append(pd.DataFrame({"_bucket": pd.to_datetime(starts), "_k": 0}))
+        out = parts[0]
+        for p in parts[1:]:
+            out = out.merge(p, on="_k")
+        return out.drop(columns="_k")
+
+
+def _query(
+    store: Store,
+    contract: Contract,
+    period: Period,
+    by: str | None,
+    grain: str | None,
+) -> _Query:
+    return _Query(store, contract, period, check_segment(store, by), check_grain(grain))
+
+
+def _execute(expr: ir.Table) -> pd.DataFrame:
+    frame: pd.DataFrame = expr.execute()
+    if "_bucket" in frame.columns:
+        frame["_bucket"] = pd.to_datetime(frame["_bucket"])
+    return frame
+
+
+def _pairs(contract: Contract) -> list[tuple[Stage, Stage]]:
+    stages = contract.funnel.stages
+    return list(itertools.pairwise(stages))
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    """num / den as floats, NaN where den is 0."""
+    n = num.astype("float64")
+    d = den.astype("float64")
+    return pd.Series(np.where(d > 0, n / d.where(d > 0, 1.0), np.nan), index=num.index)
+
+
+def _entries(q: _Query, entries: ir.Table | None) -> ir.Table:
+    e = entries if entries is not None else stage_entries(q.store, q.contract)
+    if q.by is not None and "_seg" not in e.columns:
+        e = with_segment(e, q.store, q.by, "_seg")
+    return e
+
+
+# --------------------------------------------------------------------------- stage counts
+
+
+def stage_counts(
+    store: Store,
+    contract: Contract,
+    period: Period,
+    by: str | None = None,
+    grain: str | None = None,
+    *,
+    entries: ir.Table | None = None,
+) -> pd.DataFrame:
+    """How many entities entered each stage (first entry) in the period.
+
+    Columns: [``by``], [``period``], ``stage``, ``entered``. Every stage appears for every
+    segment and bucket (zero when nobody entered), in funnel order.
+    """
+    q = _query(store, contract, period, by, grain)
+    return q.finish(_counts(q, _entries(q, entries)))
+
+
+def _counts(q: _Query, e: ir.Table) -> pd.DataFrame:
+    e = e.filter(q.in_period(e.entered_at))
+    e, cols = q.group(e, e.entered_at)
+    raw = _execute(e.group_by([*cols, "stage"]).aggregate(entered=e.count()))
+    grid = q.grid(raw)
+    stages = pd.DataFrame(
+        {
+            "stage": [s.name for s in q.contract.funnel.stages],
+            "_order": range(len(q.contract.funnel.stages)),
+        }
+    )
+    full = grid.merge(stages, how="cross") if len(grid.columns) else stages
+    full = full.merge(raw, on=[*cols, "stage"], how="left")
+    full["entered"] = full["entered"].fillna(0).astype("int64")
+    full = full.sort_values([*cols, "_order"], kind="stable").drop(columns="_order")
+    return full.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def conversion_by_period(
+    store: Store,
+    contract: Contract,
+    period: Period,
+    by: str | None = None,
+    grain: str | None = None,
+    *,
+    entries: ir.Table | None = None,
+) -> pd.DataFrame:
+    """Stage-to-stage conversion by period: entries into B in the period divided by entries
+    into A in the same period, for each pair of consecutive stages (A, B).
+
+    Columns: [``by``], [``period``], ``from_stage``, ``to_stage``, ``from_entered``,
+    ``to_entered``, ``conversion_period`` (NaN when nobody entered A).
+    """
+    q = _query(store, contract, period, by, grain)
+    counts = _counts(q, _entries(q, entries))
+    return q.finish(_period_conversion(q, counts))
+
+
+def _period_conversion(q: _Query, counts: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ("_seg", "_bucket") if c in counts.columns]
+    frames = []
+    for a, b in _pairs(q.contract):
+        fa = counts[counts["stage"] == a.name].drop(columns="stage")
+        fb = counts[counts["stage"] == b.name].drop(columns="stage")
+        fa = fa.rename(columns={"entered": "from_entered"})
+        fb = fb.rename(columns={"entered": "to_entered"})
+        m = (
+            fa.merge(fb, on=cols)
+            if cols
+            else pd.concat([fa.reset_index(drop=True), fb.reset_index(drop=True)], axis=1)
+        )
+        m.insert(len(cols), "from_stage", a.name)
+        m.insert(len(cols) + 1, "to_stage", b.name)
+        frames.append(m)
+    out = pd.concat(frames, ignore_index=True)
+    out["conversion_period"] = _ratio(out["to_entered"], out["from_entered"])
+    order = {a.name: i for i, (a, _) in enumerate(_pairs(q.contract))}
+    out["_o"] = out["from_stage"].map(order)
+    return out.sort_values([*cols, "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def _link(a: Stage, b: Stage) -> str:
+    """The column that links an entry into A with an entry into B of the same journey."""
+    ta, tb = a.entry.entity_type, b.entry.entity_type
+    if ta == tb:
+        return "entity_id"
+    return "person_id"
+
+
+def _pair_table(q: _Query, e: ir.Table, a: Stage, b: Stage, side: str) -> ir.Table:
+    """Entries into A joined with the linked first entry into B.
+
+    ``side="a"``: one row per entry into A in the period (the cohort), with ``_b_at`` the
+    first linked entry into B (null when none). ``side="b"``: one row per entry into B in the
+    period, with ``_a_at`` the linked entry into A (null when none).
+    """
+    link = _link(a, b)
+    ea = e.filter(e.stage == a.name)
+    eb = e.filter(e.stage == b.name)
+    if side == "a":
+        ea = ea.filter(q.in_period(ea.entered_at))
+        bb = eb.filter(eb[link].notnull()).group_by(link).aggregate(_b_at=eb.entered_at.min())
+        bb = bb.rename(_b_link=link)
+        j = ea.left_join(bb, ea[link] == bb._b_link)
+        return j.mutate(_a_at=j.entered_at)
+    eb = eb.filter(q.in_period(eb.entered_at))
+    aa = ea.filter(ea[link].notnull()).group_by(link).aggregate(_a_at=ea.entered_at.min())
+    aa = aa.rename(_a_link=link)
+    j = eb.left_join(aa, eb[link] == aa._a_link)
+    return j.mutate(_b_at=j.entered_at)
+
+
+def _days(later: ir.Value, earlier: ir.Value) -> ir.FloatingValue:
+    return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64") / SECONDS_PER_DAY
+
+
+def conversion_by_cohort(
+    store: Store,
+    contract: Contract,
+    period: Period,
+    by: str | None = None,
+    grain: str | None = None,
+    window_days: int | None = None,
+    *,
+    entries: ir.Table | None = None,
+) -> pd.DataFrame:
+    """Stage-to-stage conversion by cohort: of those who entered A in the period, the share
+    whose first entry into B came no later than ``window_days`` days after their entry into A
+    (default: the contract's ``conversion_window_days``), for consecutive stages (A, B).
+
+    Both stages of one entity type: the same entity. A person stage then an opportunity stage:
+    linked through ``person_id`` (the person's first opportunity entry). An entry into B that
+    predates the entry into A (out-of-order data) counts as reached. Segment and bucket are
+    the A entry's. Cohorts younger than the window are not complete yet.
+
+    Columns: [``by``], [``period``], ``from_stage``, ``to_stage``, ``cohort``, ``reached``,
+    ``conversion_cohort`` (NaN for an empty cohort).
+    """
+    q = _query(store, contract, period, by, grain)
+    return q.finish(_cohort(q, _entries(q, entries), _window(contract, window_days)))
+
+
+def _window(contract: Contract, window_days: int | None) -> int:
+    n = contract.funnel.conversion_window_days if window_days is None else window_days
+    if n < 1:
+        raise UsageError(f"the conversion window must be at least 1 day, got {n}")
+    return n
+
+
+def _cohort(q: _Query, e: ir.Table, window: int) -> pd.DataFrame:
+    parts = []
+    for a, b in _pairs(q.contract):
+        j = _pair_table(q, e, a, b, "a")
+        reached = j._b_at.notnull() & (j._b_at <= j._a_at + ibis.interval(days=window))
+        j, cols = q.group(j.mutate(_reached=reached), j._a_at)
+        agg = (
+            j.group_by(cols).aggregate(cohort=j.count(), reached=j._reached.sum())
+            if cols
+            else (j.aggregate(cohort=j.count(), reached=j._reached.sum()))
+        )
+        parts.append(agg.mutate(from_stage=ibis.literal(a.name), to_stage=ibis.literal(b.name)))
+    raw = _execute(ibis.union(*parts, distinct=False))
+    return _complete_pairs(
+        q, raw, {"cohort": 0, "reached": 0}, "conversion_cohort", "reached", "cohort"
+    )
+
+
+def _complete_pairs(
+    q: _Query,
+    raw: pd.DataFrame,
+    zeros: dict[str, Any],
+    rate: str | None = None,
+    num: str | None = None,
+    den: str | None = None,
+) -> pd.DataFrame:
+    """``raw`` on the full (segment, bucket, pair) grid, in funnel order."""
+    cols = [c for c in ("_seg", "_bucket") if c in raw.columns or c in _grid_cols(q)]
+    grid = q.grid(raw, sorted(set(raw["_seg"])) if "_seg" in raw.columns else None)
+    pairs = pd.DataFrame(
+        {
+            "from_stage": [a.name for a, _ in _pairs(q.contract)],
+            "to_stage": [b.name for _, b in _pairs(q.contract)],
+            "_o": range(len(_pairs(q.contract))),
+        }
+    )
+    full = grid.merge(pairs, how="cross") if len(grid.columns) else pairs
+    full = full.merge(raw, on=[*cols, "from_stage", "to_stage"], how="left")
+    for col, z in zeros.items():
+        full[col] = full[col].fillna(z).astype(type(z)) if z == 0 else full[col]
+    if rate is not None and num is not None and den is not None:
+        full[rate] = _ratio(full[num], full[den])
+    full = full.sort_values([*cols, "_o"], kind="stable").drop(columns="_o")
+    return full.reset_index(drop=True)
+
+
+def _grid_cols(q: _Query) -> list[str]:
+    return [c for c, on in (("_seg", q.by is not None), ("_bucket", q.grain is not None)) if on]
+
+
+# --------------------------------------------------------------------------- time between stages
+
+
+def stage_times(
+    store: Store,
+    contract: Contract,
+    period: Period,
+    by: str | None = None,
+    grain: str | None = None,
+    *,
+    entries: ir.Table | None = None,
+) -> pd.DataFrame:
+    """Time between consecutive stages, in days: for each entry into B in the period that
+    has a linked earlier (or simultaneous) entry into A, the days from A to B; their median
+    and 90th percentile (linear interpolation). Linking as in :func:`conversion_by_cohort`.
+    Segment and bucket are the B entry's.
+
+    Columns: [``by``], [``period``], ``from_stage``, ``to_stage``, ``pairs``,
+    ``median_days``, ``p90_days`` (NaN when there are no pairs).
+    """
+    q = _query(store, contract, period, by, grain)
+    return q.finish(_times(q, _entries(q, entries)))
+
+
+def _times(q: _Query, e: ir.Table) -> pd.DataFrame:
+    parts = []
+    for a, b in _pairs(q.contract):
+        j = _pair_table(q, e, a, b, "b")
+        j = j.filter(j._a_at.notnull() & (j._a_at <= j._b_at))
+        j = j.mutate(_d=_days(j._b_at, j._a_at))
+        j, cols = q.group(j, j._b_at)
+        metrics = {
+            "pairs": j.count(),
+            "median_days": j._d.quantile(0.5),
+            "p90_days": j._d.quantile(0.9),
+        }
+        agg = j.group_by(cols).aggregate(**metrics) if cols else j.aggregate(**metrics)
+        parts.append(agg.mutate(from_stage=ibis.literal(a.name), to_stage=ibis.literal(b.name)))
+    raw = _execute(ibis.union(*parts, distinct=False))
+    raw = raw[raw["pairs"] > 0]
+    return _complete_pairs(q, raw, {"pairs": 0})
+
+
+# --------------------------------------------------------------------------- deals
+
+
+def _opportunities(q: _Query) -> ir.Table:
+    o = q.store.table("opportunities")
+    is_won = o.is_won.fill_null(False)
+    closed = o.is_closed.fill_null(False) | is_won
+    o = o.mutate(_won=is_won, _closed=closed, _amt=o.amount.cast("float64"))
+    if q.by is not None:
+        o = with_segment(o, q.store, q.by, "_seg")
+    return o
+
+
+def deal_metrics(
+    store: Store,
+    contract: Contract,
+    period: Period,
+    by: str | None = None,
+    grain: str | None = None,
+) -> pd.DataFrame:
+    """Win rate, deal size and sales cycle over the opportunities closed in the period
+    (``is_closed`` or ``is_won`` true, ``close_date`` in the period; bucketed by close date).
+
+    Columns: [``by``], [``period``], ``won``, ``lost``, ``win_rate`` (won / (won + lost)),
+    ``won_amount``, ``lost_amount``, ``win_rate_value`` (won amount / (won + lost amount)),
+    ``avg_deal_size`` (mean amount of won deals), ``sales_cycle_median_days`` and
+    ``sales_cycle_mean_days`` (close date minus creation date, won deals).
+    """
+    q = _query(store, contract, period, by, grain)
+    o = _opportunities(q)
+    o = o.filter(o._closed & q.in_period(o.close_date))
+    o = o.mutate(_cycle=o.close_date.delta(o.created_at.date(), unit="day").cast("float64"))
+    o, cols = q.group(o, o.close_date)
+    lost = ~o._won
+    metrics = {
+        "won": o._won.sum(),
+        "lost": lost.sum(),
+        "won_amount": o._amt.sum(where=o._won),
+        "lost_amount": o._amt.sum(where=lost),
+        "avg_deal_size": o._amt.mean(where=o._won),
+        "sales_cycle_median_days": o._cycle.quantile(0.5, where=o._won),
+        "sales_cycle_mean_days": o._cycle.mean(where=o._won),
+    }
+    raw = _execute(o.group_by(cols).aggregate(**metrics) if cols else o.aggregate(**metrics))
+    full = q.grid(raw).merge(raw, on=cols, how="left") if cols else raw
+    for c in ("won", "lost"):
+        full[c] = full[c].fillna(0).astype("int64")
+    for c in ("won_amount", "lost_amount"):
+        full[c] = full[c].astype("float64").fillna(0.0)
+    full["win_rate"] = _ratio(full["won"], full["won"] + full["lost"])
+    full["win_rate_value"] = _ratio(full["won_amount"], full["won_amount"] + full["lost_amount"])
+    order = [
+        *cols,
+        "won",
+        "lost",
+        "win_rate",
+        "won_amount",
+        "lost_amount",
+        "win_rate_value",
+        "avg_deal_size",
+        "sales_cycle_median_days",
+        "sales_cycle_mean_days",
+    ]
+    full = full[order].astype({c: "float64" for c in order[len(cols) + 2 :]})
+    return q.finish(full.sort_values(cols).reset_index(drop=True) if cols else full)
+
+
+def open_pipeline(
+    store: Store,
+    contract: Contract,
+    period: Period,
+    by: str | None = None,
+    grain: str | None = None,
+    target: float | None = None,
+) -> pd.DataFrame:
+    """Open pipeline as of the end of the period (with a grain: of each bucket, cut at the
+    period's end): opportunities created before that moment and not closed by it (closed
+    means ``is_closed`` or ``is_won`` with ``close_date`` before it, or no close date).
+    Pipeline coverage = open amount / ``target``.
+
+    Columns: [``by``], [``period``], ``as_of`` (the last day included), ``open_deals``,
+    ``open_amount``, ``pipeline_coverage`` (NaN without a target).
+    """
+    q = _query(store, contract, period, by, grain)
+    if target is not None and not target > 0:
+        raise UsageError(f"the pipeline target must be a positive amount, got {target}")
+    o = _opportunities(q)
+    if q.grain is None:
+        ends = pd.DataFrame({"_end": [period.end]})
+    else:
+        bs = buckets(period, q.grain, q.fys)
+        ends = pd.DataFrame(
+            {"_end": [min(b.end, period.end) for b in bs], "_bucket": [b.start for b in bs]}
+        )
+    ends_t = ibis.memtable(ends.assign(_end=pd.to_datetime(ends["_end"]).dt.date))
+    if "_bucket" in ends.columns:
+        ends_t = ends_t.mutate(_bucket=ends_t._bucket.cast("date"))
+    j = o.cross_join(ends_t)
+    end_ts = j._end.cast("timestamp")
+    closed_by = j._closed & (j.close_date.isnull() | (j.close_date < j._end))
+    j = j.filter((j.created_at < end_ts) & ~closed_by)
+    cols = [c for c in ("_seg", "_bucket") if c in j.columns and (c != "_seg" or q.by)]
+    group = [*cols, "_end"]
+    raw = _execute(j.group_by(group).aggregate(open_deals=j.count(), open_amount=j._amt.sum()))
+    grid = q.grid(raw)
+    ends["_end"] = pd.to_datetime(ends["_end"])
+    if q.grain is not None:
+        ends["_bucket"] = pd.to_datetime(ends["_bucket"])
+        grid = grid.merge(ends, on="_bucket")
+    elif q.by is not None:
+        grid = grid.merge(ends, how="cross")
+    else:
+        grid = ends
+    raw["_end"] = pd.to_datetime(raw["_end"])
+    full = grid.merge(raw, on=group, how="left")
+    full["open_deals"] = full["open_deals"].fillna(0).astype("int64")
+    full["open_amount"] = full["open_amount"].astype("float64").fillna(0.0)
+    full["pipeline_coverage"] = full["open_amount"] / target if target else np.nan
+    full["as_of"] = (full["_end"] - pd.Timedelta(days=1)).dt.date
+    full = full.sort_values(cols) if cols else full
+    full = full[[*cols, "as_of", "open_deals", "open_amount", "pipeline_coverage"]]
+    return q.finish(full.reset_index(drop=True))
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def data_period(store: Store, contract: Contract) -> Period:
+    """The whole data range: from the first to the last stage entry or close date."""
+    e = stage_entries(store, contract)
+    o = store.table("opportunities")
+    r = e.aggregate(lo=e.entered_at.min(), hi=e.entered_at.max()).execute()
+    c = o.aggregate(lo=o.close_date.min(), hi=o.close_date.max()).execute()
+    los = [v for v in (r["lo"][0], c["lo"][0]) if not pd.isna(v)]
+    his = [v for v in (r["hi"][0], c["hi"][0]) if not pd.isna(v)]
+    if not los:
+        raise UsageError("the store has no funnel data yet; import people and opportunities first")
+    first = min(pd.Timestamp(v) for v in los).date()
+    last = max(pd.Timestamp(v) for v in his).date()
+    return Period(first, last + timedelta(days=1), f"{first} to {last}", "custom")
+
+
+def funnel_report(
+    store: Store,
+    contract: Contract,
+    period: Period | None = None,
+    by: str | None = None,
+    grain: str | None = None,
+    window_days: int | None = None,
+    target_pipeline: float | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The whole funnel for a period (default: the whole data range) as three frames:
+
+    - ``stages``: [``by``], [``period``], ``stage``, ``label``, ``owner``, ``entered``, and for
+      the step to the next stage ``next_stage``, ``conversion_period``, ``cohort``,
+      ``reached``, ``conversion_cohort``, ``median_days``, ``p90_days`` (null on the last
+      stage);
+    - ``deals``: the columns of :func:`deal_metrics`;
+    - ``pipeline``: the columns of :func:`open_pipeline`.
+    """
+    if period is None:
+        period = data_period(store, contract)
+    q = _query(store, contract, period, by, grain)
+    window = _window(contract, window_days)
+    e = _entries(q, None)
+    counts = _counts(q, e)
+    conv = _period_conversion(q, counts)
+    cohort = _cohort(q, e, window)
+    times = _times(q, e)
+    cols = _grid_cols(q)
+    step = conv[[*cols, "from_stage", "to_stage", "conversion_period"]]
+    step = step.merge(cohort, on=[*cols, "from_stage", "to_stage"], how="left")
+    step = step.merge(
+        times[[*cols, "from_stage", "to_stage", "median_days", "p90_days"]],
+        on=[*cols, "from_stage", "to_stage"],
+        how="left",
+    )
+    step = step.rename(columns={"from_stage": "stage", "to_stage": "next_stage"})
+    stages = counts.merge(step, on=[*cols, "stage"], how="left")
+    meta = pd.DataFrame(
+        {
+            "stage": [s.name for s in contract.funnel.stages],
+            "label": [s.display for s in contract.funnel.stages],
+            "owner": [s.owner for s in contract.funnel.stages],
+        }
+    )
+    stages = stages.merge(meta, on="stage", how="left")
+    stages["cohort"] = stages["cohort"].astype("Int64")
+    stages["reached"] = stages["reached"].astype("Int64")
+    stages = stages[
+        [
+            *cols,
+            "stage",
+            "label",
+            "owner",
+            "entered",
+            "next_stage",
+            "conversion_period",
+            "cohort",
+            "reached",
+            "conversion_cohort",
+            "median_days",
+            "p90_days",
+        ]
+    ]
+    return {
+        "stages": q.finish(stages),
+        "deals": deal_metrics(store, contract, period, by, grain),
+        "pipeline": open_pipeline(store, contract, period, by, grain, target_pipeline),
+    }
+
+
+__all__ = [
+    "ENTRY_COLUMNS",
+    "NONE_LABEL",
+    "conversion_by_cohort",
+    "conversion_by_period",
+    "data_period",
+    "deal_metrics",
+    "funnel_report",
+    "open_pipeline",
+    "segment_columns",
+    "stage_counts",
+    "stage_entries",
+    "stage_times",
+    "with_segment",
+]
