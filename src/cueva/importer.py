@@ -1,12 +1,15 @@
 """Import canonical CSV and Parquet files into the store: validated, all or nothing.
 
-The engine reads and checks the files; Python only hashes them and, for non-UTF-8 CSV,
-re-encodes them in 1 MiB chunks into a temporary UTF-8 copy.
+The engine reads, parses and checks the files (``read_csv``/``read_parquet`` into staging
+tables, set-based checks, one transaction for the write). Python only reads each CSV's header
+line, hashes the files and, for encodings other than UTF-8, re-encodes them in 1 MiB chunks
+into a temporary UTF-8 copy.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import tempfile
 import time
@@ -16,13 +19,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from cueva.errors import ImportValidationError, RowError, UsageError
-from cueva.schema import table_for_file
-from cueva.store import Store
-from cueva.store.base import ReadOptions
+from cueva.errors import ImportValidationError, RowError, StoreError, UsageError
+from cueva.schema import TABLES, Table, column_key, table_for_file
+from cueva.store import IMPORTS_TABLE, Store
+from cueva.store.base import Adapter, ReadOptions, SourceFile
 
 CHUNK = 1 << 20
-SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+SUFFIXES = (*CSV_SUFFIXES, ".parquet")
+#: Separators tried, in order of preference, when ``sep`` is not given.
+SEPARATORS = (",", ";", "\t", "|")
+
+#: ``progress(description, bytes_done, bytes_total)``: called as the import advances.
+Progress = Callable[[str, int, int], None]
+
+ENCODING_HINT = (
+    "if the file comes from Excel or an older CRM, import it again with --encoding cp1252 "
+    "(or --encoding latin-1)"
+)
 
 
 @dataclass
@@ -51,13 +65,14 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
+def _file_error(shown: str, message: str, column: str | None = None) -> RowError:
+    return RowError(shown, None, column, None, message)
+
+
+def _transcode(path: Path, shown: str, encoding: str, workdir: Path) -> Path:
     """A UTF-8 copy of ``path`` (decoded from ``encoding``), written in chunks."""
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    except LookupError:
-        raise UsageError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)") from None
-    out = workdir / (path.stem + ".utf8.csv")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    out = workdir / f"{uuid.uuid4().hex}.csv"
     offset = 0
     with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
         while chunk := src.read(CHUNK):
@@ -65,20 +80,111 @@ def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
                 dst.write(decoder.decode(chunk))
             except UnicodeDecodeError as exc:
                 raise ImportValidationError(
-                    [
-                        RowError(
-                            path.name,
-                            None,
-                            None,
-                            None,
-                            f"byte {offset + exc.start} is not valid {encoding}",
-                        )
-                    ],
-                    {path.name: 1},
+                    [_file_error(shown, f"byte {offset + exc.start} is not valid {encoding}")],
+                    {shown: 1},
                 ) from None
             offset += len(chunk)
         dst.write(decoder.decode(b"", final=True))
     return out
+
+
+def read_header(path: Path, shown: str, sep: str | None) -> tuple[list[str], str]:
+    """The header's names and the separator of a UTF-8 CSV file (read from its first line).
+
+    Raises :class:`ImportValidationError` for an empty, binary or non-UTF-8 file."""
+
+    def fail(message: str, row: int | None = None) -> ImportValidationError:
+        return ImportValidationError([RowError(shown, row, None, None, message)], {shown: 1})
+
+    with path.open("rb") as fh:
+        head = fh.read(CHUNK)
+    if not head.strip():
+        raise fail("the file is empty: expected a header row naming the columns")
+    if b"\x00" in head:
+        raise fail(
+            "this is not a CSV text file (it contains NUL bytes); export it as CSV or Parquet"
+        )
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    try:
+        text = decoder.decode(head, final=len(head) < CHUNK)
+    except UnicodeDecodeError as exc:
+        line = head[: exc.start].count(b"\n") + 1
+        raise fail(f"this line is not valid UTF-8; {ENCODING_HINT}", line) from None
+    first = text.splitlines()[0] if text else ""
+    if sep is None:
+        counts = {s: len(next(csv.reader([first], delimiter=s))) for s in SEPARATORS}
+        sep = max(SEPARATORS, key=lambda s: (counts[s], -SEPARATORS.index(s)))
+    names = next(csv.reader([first], delimiter=sep))
+    return names, sep
+
+
+def _mapping(
+    shown: str, spec: Table, columns: list[tuple[str, str]], names: list[str]
+) -> tuple[dict[str, str], list[RowError]]:
+    """Canonical/extra column name -> engine column, and header problems."""
+    mapping: dict[str, str] = {}
+    written_as: dict[str, str] = {}
+    errors: list[RowError] = []
+    for (engine, _), name in zip(columns, names, strict=True):
+        key = column_key(name)
+        if not key:
+            continue  # a header cell without a name (e.g. a trailing separator): ignored
+        if key in mapping:
+            errors.append(
+                _file_error(
+                    shown,
+                    f"the header has this column twice (as {written_as[key]!r} and {name!r})",
+                    key,
+                )
+            )
+            continue
+        mapping[key] = engine
+        written_as[key] = name
+    for col in spec.required:
+        if col not in mapping and not (spec.name == "touchpoints" and col == "touchpoint_id"):
+            errors.append(_file_error(shown, "required column is missing from the header", col))
+    return mapping, errors
+
+
+def _resolve(paths: Sequence[Path]) -> list[tuple[Path, Table, str]]:
+    plan: list[tuple[Path, Table, str]] = []
+    seen: set[Path] = set()
+    shown_names: set[str] = set()
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            raise UsageError(
+                f"{path}: is a folder; give the files in it (e.g. {path}/*.csv {path}/*.parquet)"
+            )
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        if path.suffix.lower() not in SUFFIXES:
+            raise UsageError(f"{path.name}: expected a .csv or .parquet file")
+        spec = table_for_file(path.stem)
+        if spec is None:
+            raise UsageError(
+                f"{path.name}: the file name does not name a canonical table "
+                f"({', '.join(sorted(TABLES))}; e.g. people.csv or people_2026-05.csv; "
+                "see docs/import-format.md)"
+            )
+        real = path.resolve()
+        if real in seen:
+            raise UsageError(f"{path}: given twice")
+        seen.add(real)
+        shown = path.name if path.name not in shown_names else str(path)
+        shown_names.add(path.name)
+        plan.append((path, spec, shown))
+    return plan
+
+
+def _unchanged(store: Store) -> set[tuple[str, str]]:
+    """(sha256, table) of the files in each table's most recent import: importing one of
+    them again would change nothing."""
+    rows = store.adapter.query(
+        f"SELECT sha256, table_name FROM {IMPORTS_TABLE} i WHERE imported_at = "
+        f"(SELECT max(imported_at) FROM {IMPORTS_TABLE} j WHERE j.table_name = i.table_name)"
+    )
+    return {(r[0], r[1]) for r in rows}
 
 
 def import_files(
@@ -90,67 +196,76 @@ def import_files(
     decimal: str = ".",
     timezone: str = "UTC",
     force: bool = False,
-    on_file: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
-    """Import ``paths`` in one transaction. Raises :class:`ImportValidationError` listing the
-    problems (and writes nothing) when any file is invalid."""
+    """Import ``paths`` (several tables, any order) in one transaction.
+
+    Raises :class:`ImportValidationError` listing the problems (file, row, column, value; the
+    first 20 per file and a count) and writes nothing when any file is invalid. A file whose
+    content is already the latest import of its table is skipped (``force`` imports it
+    anyway)."""
     if decimal not in (".", ","):
         raise UsageError("--decimal must be '.' or ','")
-    if sep is not None and len(sep) != 1:
+    if sep is not None and (len(sep) != 1 or sep in '"\r\n'):
         raise UsageError("--sep must be one character, e.g. ',' or ';'")
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise UsageError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)") from None
     started = time.perf_counter()
     adapter = store.adapter
     opts = ReadOptions(encoding=encoding, sep=sep, decimal=decimal, timezone=timezone)
     result = ImportResult()
-    plan: list[tuple[Path, str, str, int]] = []
-    seen_names: set[str] = set()
-    for p in paths:
-        path = Path(p)
-        if not path.is_file():
-            raise UsageError(f"{path}: no such file")
-        if path.suffix.lower() not in SUFFIXES:
-            raise UsageError(f"{path.name}: expected a .csv or .parquet file")
-        spec = table_for_file(path.stem)
-        if spec is None:
-            raise UsageError(
-                f"{path.name}: the file name does not name a canonical table "
-                "(people.csv, opportunities.parquet, ...; see docs/import-format.md)"
-            )
-        shown = path.name if path.name not in seen_names else str(path)
-        seen_names.add(path.name)
-        plan.append((path, spec.name, shown, path.stat().st_size))
+    plan = _resolve(paths)
+    total = sum(p.stat().st_size for p, _, _ in plan) or 1
+    done = 0
 
-    previous = {
-        (r[0], r[1]) for r in adapter.query("SELECT sha256, table_name FROM _cueva_imports")
-    }
+    def tell(message: str) -> None:
+        if progress:
+            progress(message, done, total)
+
+    unchanged = set() if force else _unchanged(store)
     staged = []
     records = []
     with tempfile.TemporaryDirectory(prefix="cueva-import-") as tmp:
         try:
-            for path, table, shown, size in plan:
+            todo: list[tuple[SourceFile, Table, int, str]] = []
+            header_errors: list[RowError] = []
+            for path, spec, shown in plan:
+                size = path.stat().st_size
+                tell(f"hashing {shown}")
                 digest = sha256_of(path)
-                if not force and (digest, table) in previous:
-                    result.files.append(FileResult(shown, table, 0, skipped=True))
+                if (digest, spec.name) in unchanged:
+                    result.files.append(FileResult(shown, spec.name, 0, skipped=True))
+                    done += size
                     continue
-                if on_file:
-                    on_file(shown)
-                source = path
-                if path.suffix.lower() != ".parquet" and codecs.lookup(encoding).name not in (
-                    "utf-8",
-                    "utf-8-sig",
-                ):
-                    source = _transcode(path, encoding, Path(tmp))
-                from cueva.schema import TABLES
-
-                st = adapter.stage(source, TABLES[table], opts, shown)
+                try:
+                    src = _source(adapter, path, shown, spec, codec, sep, Path(tmp))
+                except ImportValidationError as exc:
+                    header_errors += exc.errors
+                    continue
+                todo.append((src, spec, size, digest))
+            if header_errors:
+                raise ImportValidationError(header_errors, _count(header_errors))
+            for src, spec, size, digest in todo:
+                tell(f"reading {src.shown}")
+                st = adapter.stage(src, spec, opts)
                 staged.append(st)
-                result.files.append(FileResult(shown, table, st.rows))
-                records.append((shown, table, size, digest, st.rows))
+                done += size
+                result.files.append(FileResult(src.shown, spec.name, st.rows))
+                records.append((src.shown, spec.name, size, digest, st.rows))
             if staged:
+                tell("checking")
                 errors, counts = adapter.check(staged)
+                conflicts = adapter.extra_type_conflicts(staged)
+                if conflicts:
+                    errors += conflicts
+                    for k, v in _count(conflicts).items():
+                        counts[k] = counts.get(k, 0) + v
                 if counts:
                     raise ImportValidationError(errors, counts)
-                now = datetime.now().replace(microsecond=0)
+                tell("writing")
+                now = datetime.now()
                 import_id = uuid.uuid4().hex[:12]
                 with adapter.transaction():
                     adapter.write(staged)
@@ -164,4 +279,53 @@ def import_files(
     return result
 
 
-__all__ = ["FileResult", "ImportResult", "import_files", "sha256_of"]
+def _count(errors: list[RowError]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in errors:
+        counts[e.file] = counts.get(e.file, 0) + 1
+    return counts
+
+
+def _source(
+    adapter: Adapter,
+    path: Path,
+    shown: str,
+    spec: Table,
+    codec: str,
+    sep: str | None,
+    workdir: Path,
+) -> SourceFile:
+    """How the engine should read ``path``: its columns, and for CSV the separator (and a
+    UTF-8 copy when the file is in another encoding)."""
+    if path.suffix.lower() == ".parquet":
+        if path.stat().st_size == 0:
+            raise ImportValidationError([_file_error(shown, "the file is empty")], {shown: 1})
+        try:
+            columns = adapter.file_columns(SourceFile(path, shown, "parquet"))
+        except StoreError as exc:
+            raise ImportValidationError(
+                [_file_error(shown, f"not a readable Parquet file ({exc})")], {shown: 1}
+            ) from None
+        names = [c[0] for c in columns]
+        return SourceFile(
+            path, shown, "parquet", tuple(columns), _names(shown, spec, columns, names)
+        )
+    if codec not in ("utf-8", "utf-8-sig") and path.stat().st_size:
+        path = _transcode(path, shown, codec, workdir)
+    names, chosen = read_header(path, shown, sep)
+    columns = [(f"c{i}", "VARCHAR") for i in range(len(names))]
+    return SourceFile(
+        path, shown, "csv", tuple(columns), _names(shown, spec, columns, names), chosen
+    )
+
+
+def _names(
+    shown: str, spec: Table, columns: list[tuple[str, str]], names: list[str]
+) -> dict[str, str]:
+    mapping, errors = _mapping(shown, spec, columns, names)
+    if errors:
+        raise ImportValidationError(errors, _count(errors))
+    return mapping
+
+
+__all__ = ["FileResult", "ImportResult", "Progress", "import_files", "read_header", "sha256_of"]

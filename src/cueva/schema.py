@@ -12,6 +12,7 @@ contract's).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -305,6 +306,15 @@ LOAD_ORDER: tuple[str, ...] = (
 )
 
 
+def column_key(name: str) -> str:
+    """The name a file's column is known by: case, surrounding spaces and a byte-order mark
+    ignored, and runs of characters other than letters and digits turned into ``_``
+    (``" Person ID "`` -> ``person_id``). Canonical columns match on it; extra columns are
+    stored under it. Empty for a header cell without a name."""
+    key = re.sub(r"[\W_]+", "_", name.strip().lstrip("\ufeff").strip().lower())
+    return key.strip("_")
+
+
 def table_for_file(stem: str) -> Table | None:
     """The canonical table a file name designates: the stem itself (``people``), or the stem
     followed by ``_``, ``-`` or ``.`` and anything (``people_2026-05``)."""
@@ -325,5 +335,6 @@ __all__ = [
     "ColumnType",
     "Reference",
     "Table",
+    "column_key",
     "table_for_file",
 ]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cueva.cli.common import (
     FormatOpt,
@@ -74,16 +74,16 @@ def import_cmd(
         with Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} files"),
+            DownloadColumn(),
             TimeElapsedColumn(),
             console=console,
             disable=not big,
             transient=True,
-        ) as progress:
-            task = progress.add_task("importing", total=len(files))
+        ) as bar:
+            task = bar.add_task("importing", total=None)
 
-            def on_file(name: str) -> None:
-                progress.update(task, description=f"reading {name}", advance=1)
+            def on_progress(message: str, done: int, total: int) -> None:
+                bar.update(task, description=message, completed=done, total=total)
 
             result = import_files(
                 ws.store(),
@@ -93,7 +93,7 @@ def import_cmd(
                 decimal=decimal,
                 timezone=ws.contract.timezone,
                 force=force,
-                on_file=on_file,
+                progress=on_progress,
             )
         for f in result.files:
             if f.skipped:

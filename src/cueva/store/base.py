@@ -5,9 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from cueva.errors import RowError
 from cueva.schema import Table
@@ -24,6 +24,25 @@ class ReadOptions:
     sep: str | None = None  # None: detect ',' or ';'
     decimal: str = "."
     timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file as the importer resolved it.
+
+    For CSV the importer has already read the header (in Python: one line) and chosen the
+    separator, so the engine reads the data with a fixed dialect and no guessing.
+    """
+
+    path: Path  # what the engine reads (a UTF-8 copy for other encodings)
+    shown: str  # the name used in messages
+    kind: Literal["csv", "parquet"]
+    #: The file's columns in order: (engine column name, engine type). For CSV the engine
+    #: names are positional (``c0``, ``c1``, ...) and every type is text.
+    columns: tuple[tuple[str, str], ...] = ()
+    #: Canonical or extra column name -> engine column name.
+    mapping: dict[str, str] = field(default_factory=dict)
+    sep: str = ","
 
 
 class Adapter(ABC):
@@ -48,12 +67,20 @@ class Adapter(ABC):
         """Run backend SQL; only backend modules and tests should need it."""
 
     @abstractmethod
-    def stage(self, path: Path, spec: Table, opts: ReadOptions, shown_name: str) -> Staged:
-        """Read one file into a temporary, typed staging table."""
+    def file_columns(self, src: SourceFile) -> list[tuple[str, str]]:
+        """(name, backend type) of each column of a Parquet file, read from its metadata."""
+
+    @abstractmethod
+    def stage(self, src: SourceFile, spec: Table, opts: ReadOptions) -> Staged:
+        """Read one file into a temporary, typed staging table (one pass over the file)."""
 
     @abstractmethod
     def check(self, staged: list[Staged]) -> tuple[list[RowError], dict[str, int]]:
         """Located problems in staged files: (first ones per file, count per file)."""
+
+    @abstractmethod
+    def extra_type_conflicts(self, staged: list[Staged]) -> list[RowError]:
+        """Extra columns whose type differs from the same column already in the store."""
 
     @abstractmethod
     def write(self, staged: list[Staged]) -> dict[str, int]:

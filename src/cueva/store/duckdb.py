@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,9 @@ from typing import Any
 import duckdb
 import ibis
 
-from cueva.errors import RowError, StoreError
-from cueva.schema import LOAD_ORDER, TABLES, ColumnType, Table
-from cueva.store.base import Adapter, ReadOptions
+from cueva.errors import ImportValidationError, RowError, StoreError
+from cueva.schema import LOAD_ORDER, TABLES, Column, ColumnType, Table
+from cueva.store.base import Adapter, ReadOptions, SourceFile
 
 SQL_TYPES: dict[ColumnType, str] = {
     "string": "VARCHAR",
@@ -36,6 +36,9 @@ FALSE_WORDS = ("false", "f", "0", "no", "n", "falso", "não", "nao")
 
 MAX_ERRORS_PER_FILE = 20
 
+#: The longest CSV record the reader accepts (a 10 MB note fits; more is refused, located).
+MAX_LINE_SIZE = 32 << 20
+
 
 def q(name: str) -> str:
     """Quote an identifier."""
@@ -47,19 +50,33 @@ def lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+@dataclass(frozen=True)
+class BitCheck:
+    """A check computed while staging: bit ``bit`` of ``__bad`` is set where ``condition``
+    holds; ``engine`` is the file's column, re-read for the offending value."""
+
+    bit: int
+    column: str
+    engine: str
+    condition: str
+    message: str
+
+
 @dataclass
 class Staged:
     """One input file, staged and parsed to canonical types in a temporary table."""
 
     file: str
     table: Table
-    raw: str  # temp table with __row and the file's columns as read
-    typed: str  # temp table with __row and canonical (plus extra) columns
+    src: SourceFile
+    typed: str  # temp table: __row, canonical and extra columns, __bad
     rows: int
-    columns: dict[str, str]  # canonical or extra column name -> source column name
-    source_types: dict[str, str]
+    checks: list[BitCheck]
     extra_types: dict[str, str] = field(default_factory=dict)
     derived_key: bool = False
+    reader: str = ""  # SELECT that reads the file again (for offending raw values)
+    rejects: tuple[str, str] | None = None  # CSV reader's reject tables
+    dedupe: bool = False  # identical derived-id touchpoints to collapse
 
 
 class DuckDBAdapter(Adapter):
@@ -118,263 +135,415 @@ class DuckDBAdapter(Adapter):
         return {r[0]: r[1] for r in rows}
 
     # ------------------------------------------------------------------ staging
+    # ------------------------------------------------------------------ staging
 
     def _tmp(self, prefix: str) -> str:
         self._n += 1
         return f"_cueva_{prefix}_{self._n}"
 
-    def stage(self, path: Path, spec: Table, opts: ReadOptions, shown_name: str) -> Staged:
-        """Read ``path`` into a temp table and parse it to ``spec``'s types."""
-        raw = self._tmp("raw")
-        suffix = path.suffix.lower()
-        self.raw.execute(f"SET TimeZone = {lit(opts.timezone)}")
+    def file_columns(self, src: SourceFile) -> list[tuple[str, str]]:
         try:
-            if suffix == ".parquet":
-                src = f"read_parquet({lit(str(path))})"
-                first_row = 1
-            else:
-                args = [
-                    lit(str(path)),
-                    "header = true",
-                    "all_varchar = true",
-                    "quote = '\"'",
-                    "escape = '\"'",
-                    "null_padding = false",
-                    "sample_size = -1",
-                ]
-                if opts.sep:
-                    args.append(f"delim = {lit(opts.sep)}")
-                src = f"read_csv({', '.join(args)})"
-                first_row = 2  # the header is row 1, as a spreadsheet shows it
-            self.raw.execute(
-                f"CREATE TEMP TABLE {raw} AS SELECT "
-                f"CAST(row_number() OVER () + {first_row - 1} AS BIGINT) AS __row, * FROM {src}"
-            )
+            rows = self.query(f"DESCRIBE SELECT * FROM read_parquet({lit(str(src.path))})")
         except duckdb.Error as exc:
-            raise StoreError(f"{shown_name}: cannot read the file: {_clean(exc)}") from exc
-        described = self.table_columns(raw)
-        del described["__row"]
-        columns: dict[str, str] = {}
-        for source_name in described:
-            key = source_name.strip().lower().lstrip("\ufeff")
-            if key not in columns:
-                columns[key] = source_name
-        source_types = {k: described[v] for k, v in columns.items()}
-        rows = self.query(f"SELECT count(*) FROM {raw}")[0][0]
+            raise StoreError(f"{src.shown}: cannot read the Parquet file: {_clean(exc)}") from exc
+        return [(r[0], r[1]) for r in rows]
 
-        typed = self._tmp("typed")
-        selects = ["__row"]
-        extra_types: dict[str, str] = {}
-        for col in spec.columns:
-            if col.name in columns:
-                expr = self._parse(q(columns[col.name]), source_types[col.name], col.type, opts)
-            else:
-                expr = f"CAST(NULL AS {SQL_TYPES[col.type]})"
-            selects.append(f"{expr} AS {q(col.name)}")
-        for key, source_name in columns.items():
-            if spec.has(key) or key.startswith("__") or not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
-                continue
-            stype = source_types[key]
-            expr = q(source_name)
-            if stype == "VARCHAR":
-                expr = f"NULLIF(trim({expr}), '')"
-            selects.append(f"{expr} AS {q(key)}")
-            extra_types[key] = stype
-        derived = False
-        if spec.name == "touchpoints":
-            derived = True
-            parts = ", ".join(
-                f"coalesce(CAST({q(c)} AS VARCHAR), '')"
-                for c in (
-                    "person_id",
-                    "account_id",
-                    "campaign_id",
-                    "channel",
-                    "touch_type",
-                    "occurred_at",
-                )
+    def _reader(self, src: SourceFile, rejects: tuple[str, str] | None) -> str:
+        """SELECT of the file's rows, numbered ``__row`` as documented (CSV: the header is
+        row 1; Parquet: the first record is row 1), columns under their engine names."""
+        path = lit(str(src.path))
+        if src.kind == "parquet":
+            return (
+                "SELECT CAST(file_row_number + 1 AS BIGINT) AS __row, * EXCLUDE (file_row_number) "
+                f"FROM read_parquet({path}, file_row_number = true)"
             )
-            selects = [s for s in selects if not s.endswith(' AS "touchpoint_id"')]
-            tp = (
-                self._parse(q(columns["touchpoint_id"]), "VARCHAR", "string", opts)
-                if "touchpoint_id" in columns
-                else "NULL"
-            )
-            inner = f"SELECT {', '.join(selects)}, {tp} AS __tp FROM {raw}"
-            self.raw.execute(
-                f"CREATE TEMP TABLE {typed} AS SELECT * EXCLUDE (__tp), "
-                f"coalesce(__tp, 'h:' || md5(concat_ws('|', {parts}))) AS touchpoint_id FROM ({inner})"
-            )
-        else:
-            self.raw.execute(f"CREATE TEMP TABLE {typed} AS SELECT {', '.join(selects)} FROM {raw}")
-        return Staged(
-            shown_name, spec, raw, typed, rows, columns, source_types, extra_types, derived
+        cols = ", ".join(f"{lit(name)}: 'VARCHAR'" for name, _ in src.columns)
+        args = [
+            path,
+            "auto_detect = false",
+            "header = true",
+            f"delim = {lit(src.sep)}",
+            "quote = '\"'",
+            "escape = '\"'",
+            f"columns = {{{cols}}}",
+            "null_padding = false",
+            f"max_line_size = {MAX_LINE_SIZE}",
+        ]
+        if rejects:
+            args += [
+                "store_rejects = true",
+                f"rejects_table = {lit(rejects[0])}",
+                f"rejects_scan = {lit(rejects[1])}",
+            ]
+        return (
+            "SELECT CAST(row_number() OVER () + 1 AS BIGINT) AS __row, * "
+            f"FROM read_csv({', '.join(args)})"
         )
 
-    def _parse(self, src: str, source_type: str, target: ColumnType, opts: ReadOptions) -> str:
-        """SQL that turns a source column into the canonical type (NULL when unparsable)."""
-        tz = lit(opts.timezone)
-        if source_type != "VARCHAR":
-            if target == "timestamp":
-                if "WITH TIME ZONE" in source_type:
-                    return f"timezone({tz}, {src})"
-                return f"TRY_CAST({src} AS TIMESTAMP)"
-            if target == "date" and "WITH TIME ZONE" in source_type:
-                return f"CAST(timezone({tz}, {src}) AS DATE)"
-            if target == "string":
-                return f"NULLIF(trim(CAST({src} AS VARCHAR)), '')"
-            return f"TRY_CAST({src} AS {SQL_TYPES[target]})"
-        s = f"NULLIF(trim({src}), '')"
-        if target == "string":
-            return s
-        if target == "timestamp":
-            return f"timezone({tz}, TRY_CAST({s} AS TIMESTAMPTZ))"
-        if target == "date":
-            return f"coalesce(TRY_CAST({s} AS DATE), CAST(timezone({tz}, TRY_CAST({s} AS TIMESTAMPTZ)) AS DATE))"
-        if target == "boolean":
-            t = ", ".join(lit(w) for w in TRUE_WORDS)
-            f = ", ".join(lit(w) for w in FALSE_WORDS)
-            return (
-                f"(CASE WHEN lower({s}) IN ({t}) THEN true WHEN lower({s}) IN ({f}) THEN false END)"
+    def stage(self, src: SourceFile, spec: Table, opts: ReadOptions) -> Staged:
+        """Read ``src`` into a temp table parsed to ``spec``'s types, in one pass over the
+        file. Each row gets ``__bad``: a bit mask of the parse checks it fails, so that the
+        checks afterwards are one aggregate over the staged rows."""
+        types = dict(src.columns)
+        rejects = (self._tmp("rej"), self._tmp("rejscan")) if src.kind == "csv" else None
+        reader = self._reader(src, rejects)
+        level2: list[str] = ["__row"]
+        checks: list[BitCheck] = []
+        present_cols: list[str] = []
+        for col in spec.columns:
+            engine = src.mapping.get(col.name)
+            if engine is None:
+                level2.append(f"CAST(NULL AS {SQL_TYPES[col.type]}) AS {q(col.name)}")
+                continue
+            stype = types[engine]
+            level2.append(f"{_parse(q(engine), stype, col, opts)} AS {q(col.name)}")
+            can_fail = col.type != "string" and not _safe_cast(stype, col.type)
+            if col.required or can_fail:
+                present = f"__p_{len(present_cols)}"
+                present_cols.append(present)
+                level2.append(f"{_present(q(engine), stype)} AS {present}")
+                if col.required:
+                    checks.append(
+                        BitCheck(
+                            len(checks),
+                            col.name,
+                            engine,
+                            f"NOT {present}",
+                            "required value is missing",
+                        )
+                    )
+                if can_fail:
+                    checks.append(
+                        BitCheck(
+                            len(checks),
+                            col.name,
+                            engine,
+                            f"{present} AND {q(col.name)} IS NULL",
+                            _expected(col.type),
+                        )
+                    )
+        extra_types: dict[str, str] = {}
+        for key, engine in src.mapping.items():
+            if spec.has(key):
+                continue
+            stype = types[engine]
+            expr = f"NULLIF(trim({q(engine)}), '')" if stype == "VARCHAR" else q(engine)
+            level2.append(f"{expr} AS {q(key)}")
+            extra_types[key] = stype
+        if len(checks) > 62:  # pragma: no cover - the schema has far fewer
+            raise StoreError("too many checks for one bit mask")
+        mask = (
+            " + ".join(f"(CASE WHEN {c.condition} THEN {1 << c.bit} ELSE 0 END)" for c in checks)
+            or "0"
+        )
+        exclude = list(present_cols)
+        derived = spec.name == "touchpoints"
+        extra_select = ""
+        if derived:
+            exclude.append("touchpoint_id")
+            parts = ", ".join(f"coalesce(CAST({q(c)} AS VARCHAR), '')" for c in DERIVED_ID_COLUMNS)
+            extra_select = (
+                f", coalesce(touchpoint_id, 'h:' || md5(concat_ws('|', {parts}))) AS touchpoint_id"
             )
-        if opts.decimal == ",":
-            s = f"replace(replace({s}, '.', ''), ',', '.')"
-        return f"TRY_CAST({s} AS {SQL_TYPES[target]})"
+        excl = f" EXCLUDE ({', '.join(exclude)})" if exclude else ""
+        typed = self._tmp("typed")
+        sql = (
+            f"CREATE TEMP TABLE {typed} AS SELECT *{excl}, CAST({mask} AS BIGINT) AS __bad"
+            f"{extra_select} FROM (SELECT {', '.join(level2)} FROM ({reader}))"
+        )
+        staged = Staged(
+            src.shown, spec, src, typed, 0, checks, extra_types, derived, reader, rejects
+        )
+        try:
+            with self._timezone(opts.timezone):
+                self.raw.execute(sql)
+        except duckdb.Error as exc:
+            self.drop_staged([staged])
+            text = str(exc)
+            line = re.search(r"CSV Error on Line: (\d+)", text)
+            if line:
+                detail = [
+                    ln.strip()
+                    for ln in text.splitlines()[1:]
+                    if ln.strip() and not ln.startswith(("Original Line", "Possible", "*"))
+                ]
+                message = detail[0] if detail else _clean(exc)
+                if "Maximum line size" in text:
+                    message = (
+                        f"the row is longer than {MAX_LINE_SIZE >> 20} MB "
+                        "(or a quote is never closed)"
+                    )
+                error = RowError(src.shown, int(line.group(1)), None, None, message)
+                raise ImportValidationError([error], {src.shown: 1}) from exc
+            raise StoreError(f"{src.shown}: cannot read the file: {_clean(exc)}") from exc
+        staged.rows = self.query(f"SELECT count(*) FROM {typed}")[0][0]
+        return staged
+
+    @contextlib.contextmanager
+    def _timezone(self, tz: str) -> Iterator[None]:
+        """Strings with a UTC offset are converted with the session time zone: set it to the
+        contract's for the statement, then back (Ibis expects UTC)."""
+        before = self.query("SELECT current_setting('TimeZone')")[0][0]
+        self.raw.execute(f"SET TimeZone = {lit(tz)}")
+        try:
+            yield
+        finally:
+            self.raw.execute(f"SET TimeZone = {lit(before)}")
 
     # ------------------------------------------------------------------ checks
 
     def check(self, staged: list[Staged]) -> tuple[list[RowError], dict[str, int]]:
-        """Every problem in the staged files: (first errors per file, count per file)."""
+        """Every problem in the staged files: (first errors per file, count per file).
+
+        The cheap path is one aggregate per file plus one aggregate per key and reference;
+        offending rows are located (and their raw values re-read) only when there are any."""
         found: dict[str, list[RowError]] = {}
         counts: dict[str, int] = {}
 
-        def add(file: str, sql: str, column: str | None, message: str) -> None:
-            """``sql`` selects (__row, value) of offending rows."""
-            total = self.query(f"SELECT count(*) FROM ({sql})")[0][0]
-            if not total:
+        def note(file: str, n: int, errors: list[RowError]) -> None:
+            counts[file] = counts.get(file, 0) + n
+            found.setdefault(file, []).extend(errors)
+
+        def locate(file: str, n: int, sql: str, column: str | None, message: str) -> None:
+            """``sql`` selects (__row, value) of the ``n`` offending rows."""
+            if not n:
                 return
-            counts[file] = counts.get(file, 0) + total
             sample = self.query(f"SELECT * FROM ({sql}) ORDER BY 1 LIMIT {MAX_ERRORS_PER_FILE}")
-            found.setdefault(file, []).extend(
-                RowError(file, r[0], column, None if r[1] is None else str(r[1]), message)
-                for r in sample
+            note(
+                file,
+                n,
+                [
+                    RowError(file, r[0], column, None if r[1] is None else str(r[1]), message)
+                    for r in sample
+                ],
             )
+
+        usable: list[Staged] = []
+        for st in staged:
+            if st.rejects and self._rejected(st, note):
+                continue
+            if st.rows == 0:
+                note(
+                    st.file,
+                    1,
+                    [
+                        RowError(
+                            st.file, None, None, None, "no data rows: the file has only a header"
+                        )
+                    ],
+                )
+                continue
+            usable.append(st)
+            self._check_rows(st, note, locate)
 
         by_table: dict[str, list[Staged]] = {}
-        for st in staged:
+        for st in usable:
             by_table.setdefault(st.table.name, []).append(st)
-            spec = st.table
-            missing = [c for c in spec.required if c not in st.columns]
-            if spec.name == "touchpoints":
-                missing = [c for c in missing if c != "touchpoint_id"]
-            for name in missing:
-                counts[st.file] = counts.get(st.file, 0) + 1
-                found.setdefault(st.file, []).append(
-                    RowError(
-                        st.file, None, name, None, "required column is missing from the header"
-                    )
-                )
-            if missing:
-                continue
-            for col in spec.columns:
-                if col.name not in st.columns:
-                    continue
-                src = q(st.columns[col.name])
-                raw_nonempty = f"r.{src} IS NOT NULL AND trim(CAST(r.{src} AS VARCHAR)) <> ''"
-                join = f"FROM {st.typed} t JOIN {st.raw} r USING (__row)"
-                if col.required:
-                    add(
-                        st.file,
-                        f"SELECT r.__row, CAST(r.{src} AS VARCHAR) {join} WHERE t.{q(col.name)} IS NULL AND NOT ({raw_nonempty})",
-                        col.name,
-                        "required value is missing",
-                    )
-                if col.type != "string":
-                    add(
-                        st.file,
-                        f"SELECT r.__row, CAST(r.{src} AS VARCHAR) {join} WHERE t.{q(col.name)} IS NULL AND {raw_nonempty}",
-                        col.name,
-                        _expected(col.type),
-                    )
-                if col.nonnegative:
-                    add(
-                        st.file,
-                        f"SELECT __row, CAST({q(col.name)} AS VARCHAR) FROM {st.typed} WHERE {q(col.name)} < 0",
-                        col.name,
-                        "must not be negative",
-                    )
-                if col.choices:
-                    allowed = ", ".join(lit(c) for c in col.choices)
-                    add(
-                        st.file,
-                        f"SELECT __row, {q(col.name)} FROM {st.typed} WHERE lower({q(col.name)}) NOT IN ({allowed})",
-                        col.name,
-                        "must be one of: " + ", ".join(col.choices),
-                    )
-
-        # keys: unique within the batch
         for name, group in by_table.items():
-            spec = TABLES[name]
-            ok = [
-                s
-                for s in group
-                if all(k in s.columns or (s.derived_key and k == "touchpoint_id") for k in spec.key)
-            ]
-            if not ok:
-                continue
-            keys = ", ".join(q(k) for k in spec.key)
-            union = " UNION ALL ".join(
-                f"SELECT {lit(s.file)} AS __file, __row, {keys} FROM {s.typed}" for s in ok
-            )
-            dupes = (
-                f"SELECT __file, __row, concat_ws(' / ', {', '.join(f'CAST({q(k)} AS VARCHAR)' for k in spec.key)}) AS k, "
-                f"count(*) OVER (PARTITION BY {keys}) AS n, row_number() OVER (PARTITION BY {keys} ORDER BY __file, __row) AS i "
-                f"FROM ({union})"
-            )
-            where = "n > 1 AND i > 1"
-            if spec.name == "touchpoints":
-                # A derived id means the rows are identical: the same touch listed twice.
-                where += " AND NOT starts_with(k, 'h:')"
-            for s in ok:
-                add(
-                    s.file,
-                    f"SELECT __row, k FROM ({dupes}) WHERE {where} AND __file = {lit(s.file)}",
-                    ", ".join(spec.key),
-                    "duplicate key: an earlier row has the same " + ", ".join(spec.key),
-                )
-
-        # references: the id must exist in the store or in this batch
+            self._check_keys(TABLES[name], group, locate)
         for name, group in by_table.items():
-            spec = TABLES[name]
-            for ref in spec.references:
-                target = TABLES[ref.table]
-                target_key = q(target.key[0])
-                pool = [f"SELECT {target_key} AS id FROM {q(ref.table)}"]
-                pool += [
-                    f"SELECT {target_key} AS id FROM {s.typed}"
-                    for s in by_table.get(ref.table, [])
-                    if target.key[0] in s.columns
-                ]
-                ids = " UNION ALL ".join(pool)
-                for s in group:
-                    if ref.column not in s.columns:
-                        continue
-                    cond = f"t.{q(ref.column)} IS NOT NULL"
-                    if ref.when:
-                        cond += f" AND t.{q(ref.when[0])} = {lit(ref.when[1])}"
-                    add(
-                        s.file,
-                        f"SELECT t.__row, t.{q(ref.column)} FROM {s.typed} t WHERE {cond} "
-                        f"AND NOT EXISTS (SELECT 1 FROM ({ids}) p WHERE p.id = t.{q(ref.column)})",
-                        ref.column,
-                        f"unknown id: no {ref.table} row has this {target.key[0]}",
-                    )
+            self._check_references(TABLES[name], group, by_table, locate)
 
         errors: list[RowError] = []
         for errs in found.values():
             errs.sort(key=lambda e: e.row if e.row is not None else -1)
             errors.extend(errs[:MAX_ERRORS_PER_FILE])
         return errors, counts
+
+    def _rejected(self, st: Staged, note: Callable[[str, int, list[RowError]], None]) -> bool:
+        """Rows the CSV reader could not split into the header's columns (or decode)."""
+        assert st.rejects
+        table = st.rejects[0]
+        try:
+            n = self.query(f"SELECT count(*) FROM {table}")[0][0]
+        except duckdb.CatalogException:
+            return False
+        if not n:
+            return False
+        rows = self.query(
+            f"SELECT line, error_type, csv_line, error_message FROM {table} "
+            f"ORDER BY line LIMIT {MAX_ERRORS_PER_FILE}"
+        )
+        errors = []
+        for line, kind, text, message in rows:
+            if kind == "INVALID ENCODING":
+                message = (
+                    "this line is not valid UTF-8; if the file comes from Excel or an older "
+                    "CRM, import it again with --encoding cp1252 (or latin-1)"
+                )
+                text = None
+            elif "line size" in message.lower():
+                message = (
+                    f"the row is longer than {MAX_LINE_SIZE >> 20} MB (or a quote is never closed)"
+                )
+                text = None
+            elif kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+                message = f"{message.rstrip('.')} (the header has {len(st.src.columns)})"
+            errors.append(RowError(st.file, int(line), None, text, message))
+        note(st.file, n, errors)
+        return True
+
+    def _check_rows(
+        self,
+        st: Staged,
+        note: Callable[[str, int, list[RowError]], None],
+        locate: Callable[[str, int, str, str | None, str], None],
+    ) -> None:
+        """Parse failures, missing values, negatives and enum values: one scan of the rows."""
+        spec = st.table
+        aggs = [f"count(*) FILTER (WHERE __bad & {1 << c.bit} <> 0)" for c in st.checks]
+        rules: list[tuple[str, str, str]] = []  # (column, condition, message)
+        for col in spec.columns:
+            if col.name not in st.src.mapping:
+                continue
+            if col.nonnegative:
+                rules.append((col.name, f"{q(col.name)} < 0", "must not be negative"))
+            if col.choices:
+                allowed = ", ".join(lit(c) for c in col.choices)
+                rules.append(
+                    (
+                        col.name,
+                        f"{q(col.name)} NOT IN ({allowed})",
+                        "must be one of: " + ", ".join(col.choices),
+                    )
+                )
+        aggs += [f"count(*) FILTER (WHERE {cond})" for _, cond, _ in rules]
+        if not aggs:
+            return
+        got = self.query(f"SELECT {', '.join(aggs)} FROM {st.typed}")[0]
+        failed_bits = [(c, n) for c, n in zip(st.checks, got, strict=False) if n]
+        if failed_bits:
+            # Raw values of the first offending rows: re-read them from the file.
+            bits = sum(1 << c.bit for c, _ in failed_bits)
+            first = self.query(
+                f"SELECT __row, __bad FROM {st.typed} WHERE __bad & {bits} <> 0 "
+                f"ORDER BY __row LIMIT {MAX_ERRORS_PER_FILE}"
+            )
+            wanted = ", ".join(str(r[0]) for r in first)
+            engines = sorted({c.engine for c, _ in failed_bits})
+            raw_cols = ", ".join(f"CAST({q(e)} AS VARCHAR)" for e in engines)
+            raw = {
+                r[0]: dict(zip(engines, r[1:], strict=True))
+                for r in self.query(
+                    f"SELECT __row, {raw_cols} FROM ({st.reader}) WHERE __row IN ({wanted})"
+                )
+            }
+            errors = [
+                RowError(st.file, row, c.column, raw.get(row, {}).get(c.engine), c.message)
+                for row, mask in first
+                for c, _ in failed_bits
+                if mask & (1 << c.bit)
+            ]
+            note(st.file, sum(n for _, n in failed_bits), errors)
+        for (column, cond, message), n in zip(rules, got[len(st.checks) :], strict=True):
+            locate(
+                st.file,
+                n,
+                f"SELECT __row, CAST({q(column)} AS VARCHAR) FROM {st.typed} WHERE {cond}",
+                column,
+                message,
+            )
+
+    def _check_keys(
+        self,
+        spec: Table,
+        group: list[Staged],
+        locate: Callable[[str, int, str, str | None, str], None],
+    ) -> None:
+        """Keys must be unique within the batch (rows with the same key in the store are
+        replaced). Two identical touchpoints without an id are one touch listed twice."""
+        keys = ", ".join(q(k) for k in spec.key)
+        union = " UNION ALL ".join(
+            f"SELECT {lit(s.file)} AS __file, __row, {keys} FROM {s.typed}" for s in group
+        )
+        where = ""
+        if spec.name == "touchpoints":
+            where = "WHERE NOT starts_with(touchpoint_id, 'h:')"
+            derived_dupes = self.query(
+                f"SELECT count(*) - count(DISTINCT touchpoint_id) FROM ({union}) "
+                "WHERE starts_with(touchpoint_id, 'h:')"
+            )[0][0]
+            for s in group:
+                s.dedupe = bool(derived_dupes)
+        if len(group) == 1:
+            n_dupes = self.query(
+                f"SELECT count(*) - count(DISTINCT ({keys})) FROM {group[0].typed} {where}"
+            )[0][0]
+        else:
+            n_dupes = self.query(
+                f"SELECT count(*) - count(DISTINCT ({keys})) FROM ({union}) {where}"
+            )[0][0]
+        if not n_dupes:
+            return
+        shown = "concat_ws(' / ', " + ", ".join(f"CAST({q(k)} AS VARCHAR)" for k in spec.key) + ")"
+        dupes = (
+            f"SELECT __file, __row, {shown} AS k, row_number() OVER "
+            f"(PARTITION BY {keys} ORDER BY __file, __row) AS i FROM ({union}) {where}"
+        )
+        for s in group:
+            sql = f"SELECT __row, k FROM ({dupes}) WHERE i > 1 AND __file = {lit(s.file)}"
+            n = self.query(f"SELECT count(*) FROM ({sql})")[0][0]
+            locate(
+                s.file,
+                n,
+                sql,
+                ", ".join(spec.key),
+                "duplicate key: an earlier row of this import has the same " + ", ".join(spec.key),
+            )
+
+    def _check_references(
+        self,
+        spec: Table,
+        group: list[Staged],
+        by_table: dict[str, list[Staged]],
+        locate: Callable[[str, int, str, str | None, str], None],
+    ) -> None:
+        """Referenced ids must exist in the store or in this batch (any file order)."""
+        for ref in spec.references:
+            target = TABLES[ref.table]
+            target_key = q(target.key[0])
+            pool = [f"SELECT {target_key} AS id FROM {q(ref.table)}"]
+            pool += [
+                f"SELECT {target_key} AS id FROM {s.typed}" for s in by_table.get(ref.table, [])
+            ]
+            ids = " UNION ALL ".join(pool)
+            for s in group:
+                if ref.column not in s.src.mapping:
+                    continue
+                cond = f"t.{q(ref.column)} IS NOT NULL"
+                if ref.when:
+                    cond += f" AND t.{q(ref.when[0])} = {lit(ref.when[1])}"
+                sql = (
+                    f"SELECT t.__row, t.{q(ref.column)} FROM {s.typed} t WHERE {cond} "
+                    f"AND t.{q(ref.column)} NOT IN (SELECT id FROM ({ids}) WHERE id IS NOT NULL)"
+                )
+                n = self.query(f"SELECT count(*) FROM ({sql})")[0][0]
+                locate(
+                    s.file,
+                    n,
+                    sql,
+                    ref.column,
+                    f"unknown id: no {ref.table} row has this {target.key[0]} "
+                    "(neither in the store nor in this import)",
+                )
+
+    def extra_type_conflicts(self, staged: list[Staged]) -> list[RowError]:
+        """Extra columns whose type differs from the same column already in the store."""
+        errors = []
+        for st in staged:
+            have = self.table_columns(st.table.name)
+            for col, stype in st.extra_types.items():
+                if col in have and have[col] != stype and have[col] != "VARCHAR":
+                    errors.append(
+                        RowError(
+                            st.file,
+                            None,
+                            col,
+                            None,
+                            f"extra column has type {stype} here but {have[col]} in the store",
+                        )
+                    )
+        return errors
 
     # ------------------------------------------------------------------ writing
 
@@ -383,36 +552,130 @@ class DuckDBAdapter(Adapter):
         Returns rows written per table."""
         written: dict[str, int] = {}
         order = {n: i for i, n in enumerate(LOAD_ORDER)}
-        for st in sorted(staged, key=lambda s: order[s.table.name]):
-            name = st.table.name
-            have = self.table_columns(name)
-            for col, stype in st.extra_types.items():
-                if col not in have:
-                    self.raw.execute(f"ALTER TABLE {q(name)} ADD COLUMN {q(col)} {stype}")
-                    have[col] = stype
-            cols = [c.name for c in st.table.columns] + [c for c in st.extra_types]
-            key = st.table.key
+        try:
+            for st in sorted(staged, key=lambda s: order[s.table.name]):
+                written[st.table.name] = written.get(st.table.name, 0) + self._write_one(st)
+        except duckdb.Error as exc:
+            raise StoreError(f"writing to the store failed: {_clean(exc)}") from exc
+        return written
+
+    def _write_one(self, st: Staged) -> int:
+        name = st.table.name
+        have = self.table_columns(name)
+        for col, stype in st.extra_types.items():
+            if col not in have:
+                self.raw.execute(f"ALTER TABLE {q(name)} ADD COLUMN {q(col)} {stype}")
+                have[col] = stype
+        cols = ", ".join(q(c) for c in [c.name for c in st.table.columns] + list(st.extra_types))
+        key = st.table.key
+        keys = ", ".join(q(k) for k in key)
+        if self.query(f"SELECT EXISTS (SELECT 1 FROM {q(name)})")[0][0]:
             match = " AND ".join(f"{q(name)}.{q(k)} IS NOT DISTINCT FROM s.{q(k)}" for k in key)
             self.raw.execute(
-                f"DELETE FROM {q(name)} USING (SELECT DISTINCT {', '.join(q(k) for k in key)} FROM {st.typed}) s WHERE {match}"
+                f"DELETE FROM {q(name)} USING (SELECT DISTINCT {keys} FROM {st.typed}) s "
+                f"WHERE {match}"
             )
-            src = (
-                f"SELECT DISTINCT ON ({', '.join(q(k) for k in key)}) {', '.join(q(c) for c in cols)} FROM {st.typed}"
-                if st.derived_key
-                else f"SELECT {', '.join(q(c) for c in cols)} FROM {st.typed}"
-            )
-            self.raw.execute(f"INSERT INTO {q(name)} ({', '.join(q(c) for c in cols)}) {src}")
-            written[name] = written.get(name, 0) + st.rows
-        return written
+        src = f"SELECT {cols} FROM {st.typed}"
+        if st.dedupe:
+            src = f"SELECT DISTINCT ON ({keys}) {cols} FROM {st.typed}"
+        self.raw.execute(f"INSERT INTO {q(name)} ({cols}) {src}")
+        return st.rows
 
     def record_import(self, values: list[tuple[Any, ...]]) -> None:
         self.raw.executemany("INSERT INTO _cueva_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
 
     def drop_staged(self, staged: list[Staged]) -> None:
         for st in staged:
-            for t in (st.raw, st.typed):
+            names = [st.typed, *(st.rejects or ())]
+            for t in names:
                 with contextlib.suppress(duckdb.Error):
                     self.raw.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+#: Columns whose content identifies a touchpoint that comes without an id.
+DERIVED_ID_COLUMNS = (
+    "person_id",
+    "account_id",
+    "campaign_id",
+    "channel",
+    "touch_type",
+    "occurred_at",
+)
+
+_INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE"}
+
+
+def _safe_cast(stype: str, target: ColumnType) -> bool:
+    """Whether every non-null value of engine type ``stype`` converts to ``target``."""
+    if target == "string":
+        return True
+    if target == "int64":
+        return stype in _INT_TYPES
+    if target == "float64":
+        return stype in _INT_TYPES | _FLOAT_TYPES or stype.startswith("DECIMAL")
+    if target == "boolean":
+        return stype == "BOOLEAN"
+    if target in ("timestamp", "date"):
+        return stype == "DATE" or stype.startswith("TIMESTAMP")
+    return False
+
+
+def _present(src: str, stype: str) -> str:
+    if stype == "VARCHAR":
+        return f"coalesce(trim({src}) <> '', false)"
+    return f"({src} IS NOT NULL)"
+
+
+def _parse(src: str, stype: str, col: Column, opts: ReadOptions) -> str:
+    """SQL that turns a source column into the canonical type (NULL when unparsable)."""
+    target = col.type
+    tz = lit(opts.timezone)
+    if stype != "VARCHAR":
+        if target == "string":
+            s = f"NULLIF(trim(CAST({src} AS VARCHAR)), '')"
+            return f"lower({s})" if col.choices else s
+        if target == "timestamp":
+            if "WITH TIME ZONE" in stype:
+                return f"timezone({tz}, {src})"
+            return f"TRY_CAST({src} AS TIMESTAMP)"
+        if target == "date":
+            if "WITH TIME ZONE" in stype:
+                return f"CAST(timezone({tz}, {src}) AS DATE)"
+            return f"TRY_CAST({src} AS DATE)"
+        if target == "int64" and stype in _FLOAT_TYPES:
+            return f"(CASE WHEN {src} = trunc({src}) THEN TRY_CAST({src} AS BIGINT) END)"
+        if target == "float64":
+            return f"(CASE WHEN isfinite(TRY_CAST({src} AS DOUBLE)) THEN TRY_CAST({src} AS DOUBLE) END)"
+        return f"TRY_CAST({src} AS {SQL_TYPES[target]})"
+    s = f"NULLIF(trim({src}), '')"
+    if target == "string":
+        return f"lower({s})" if col.choices else s
+    if target == "timestamp":
+        # An offset (Z, +02, -05:00) after the date part: convert to the contract's zone.
+        # Without one the value is already wall-clock time there.
+        tail = f"{s}[11:]"
+        return (
+            f"(CASE WHEN contains({tail}, '+') OR contains({tail}, '-') OR upper({s}[-1:]) = 'Z' "
+            f"THEN timezone({tz}, TRY_CAST({s} AS TIMESTAMPTZ)) "
+            f"ELSE TRY_CAST({s} AS TIMESTAMP) END)"
+        )
+    if target == "date":
+        return f"TRY_CAST({s} AS DATE)"
+    if target == "boolean":
+        t = ", ".join(lit(w) for w in TRUE_WORDS)
+        f = ", ".join(lit(w) for w in FALSE_WORDS)
+        return f"(CASE WHEN lower({s}) IN ({t}) THEN true WHEN lower({s}) IN ({f}) THEN false END)"
+    if opts.decimal == ",":
+        # 1.234,56 or 1234,56: dots group thousands (in threes), the comma marks decimals.
+        grouped = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]*)(,[0-9]+)?([eE][+-]?[0-9]+)?"
+        s = (
+            f"(CASE WHEN regexp_full_match({s}, '{grouped}') "
+            f"THEN replace(replace({s}, '.', ''), ',', '.') END)"
+        )
+    if target == "int64":
+        return f"(CASE WHEN regexp_full_match({s}, '[+-]?[0-9]+') THEN TRY_CAST({s} AS BIGINT) END)"
+    return f"(CASE WHEN isfinite(TRY_CAST({s} AS DOUBLE)) THEN TRY_CAST({s} AS DOUBLE) END)"
 
 
 def _expected(t: ColumnType) -> str:
