@@ -125,9 +125,10 @@ class AttributionSettings(BaseModel):
     )
     markov_order: int = Field(1, ge=1, le=6, description="Order of the Markov chain.")
     markov_collapse_repeats: bool = Field(
-        True,
-        description="Merge consecutive repeats of a channel into one state "
-        "(ChannelAttribution's convention).",
+        False,
+        description="Merge consecutive repeats of a channel before building the order-k "
+        "states. No effect at order 1; at order 2 and more it changes the chain "
+        "(ChannelAttribution does not merge them).",
     )
 
     @model_validator(mode="after")
