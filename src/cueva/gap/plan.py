@@ -364,6 +364,12 @@ def build_plan(
     needed["pipeline"] = (
         needed[opp] * rates["opportunity_size"].fillna(0.0) if opp is not None else 0.0
     )
+    if "gross_margin" in baseline.counts.columns:
+        # expected gross margin at the window's margin rate (for a margin gap against the plan)
+        c = baseline.counts.astype("float64")
+        overall = c["gross_margin"].sum() / c["revenue"].sum() if c["revenue"].sum() > 0 else 0.0
+        rate = (c["gross_margin"] / c["revenue"].where(c["revenue"] > 0)).fillna(overall)
+        needed["gross_margin"] = needed["revenue"] * rate.reindex(needed.index).fillna(overall)
 
     lead = _lead_days(stages, lags, tstage)
     start, end = float(period.start.toordinal()), float(period.end.toordinal())
