@@ -1,0 +1,187 @@
+"""Gather the pack's results from the library's metric functions (the only step that touches
+the store). Each section calls the public function of the part that owns the metric; a
+section whose part is missing, or that the contract does not configure, is marked
+unavailable with the reason, never filled with invented numbers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from cueva.actions import list_actions, today_in
+from cueva.errors import CuevaError, UsageError
+from cueva.periods import Period, parse_period, previous
+from cueva.report._data import NOT_COMPUTED, PackData
+
+if TYPE_CHECKING:
+    from cueva.workspace import Workspace
+
+#: Metrics of the funnel section (their definitions go into the glossary excerpt).
+FUNNEL_METRICS = (
+    "entered",
+    "conversion_period",
+    "conversion_cohort",
+    "median_days",
+    "win_rate",
+    "won_amount",
+    "avg_deal_size",
+    "sales_cycle_median_days",
+)
+
+
+def _resolve_vs(vs: str | None, period: Period, fys: int) -> tuple[str, Period]:
+    """("plan" or the comparison label, the comparison period for funnel and deals)."""
+    if vs is None or vs == "plan":
+        return "plan", previous(period, 1)[0]
+    other = parse_period(vs, fys)
+    if other == period:
+        raise UsageError(
+            f"--vs {vs} is the report period itself; compare with plan or another period"
+        )
+    return other.label, other
+
+
+def _funnel(data: PackData, ws: Workspace, compare: Period) -> None:
+    from cueva.metrics.funnel import funnel_report
+
+    store, contract = ws.store(), ws.contract
+    now = funnel_report(store, contract, data.period)
+    before = funnel_report(store, contract, compare)
+    data.funnel = now["stages"]
+    data.deals = now["deals"]
+    data.funnel_vs = before["stages"]
+    data.deals_vs = before["deals"]
+    data.compare_label = compare.label
+    data.metrics_shown.extend(FUNNEL_METRICS)
+    data.metrics_shown.extend(s.name for s in contract.funnel.stages)
+
+
+def _plan_revenue(data: PackData, ws: Workspace) -> None:
+    targets = ws.contract.targets.get(data.period.label)
+    if targets is not None and targets.revenue is not None:
+        data.revenue_plan = float(targets.revenue)
+        counts = {
+            "mql": targets.mqls,
+            "sql": targets.sqls,
+            "opportunity": targets.opportunities,
+            "won": targets.deals_won,
+        }
+        rows = [(k, float(v)) for k, v in counts.items() if v is not None]
+        names = {s.name for s in ws.contract.funnel.stages}
+        rows = [(k, v) for k, v in rows if k in names]
+        if rows:
+            data.funnel_plan = pd.DataFrame(rows, columns=["stage", "planned"])
+
+
+def _glossary(data: PackData, ws: Workspace) -> None:
+    """The contract's definition of every metric shown; Cueva's registry definition (marked
+    as such) for a shown metric the contract does not define yet."""
+    contract = ws.contract
+    shown = list(dict.fromkeys(data.metrics_shown))
+    terms = {t.name: t for t in contract.glossary}
+    stages = {s.name: s for s in contract.funnel.stages}
+    rows: list[dict[str, Any]] = []
+    for name in shown:
+        if name in terms:
+            t = terms[name]
+            rows.append(
+                {"name": name, "definition": t.definition, "owner": t.owner, "source": "contract"}
+            )
+        elif name in stages and stages[name].description:
+            s = stages[name]
+            rows.append(
+                {
+                    "name": s.display,
+                    "definition": s.description,
+                    "owner": s.owner,
+                    "source": "contract",
+                }
+            )
+        else:
+            try:
+                from cueva.metrics.registry import METRICS
+            except ImportError:  # pragma: no cover - the registry ships with the funnel
+                continue
+            m = METRICS.get(name)
+            if m is not None:
+                rows.append(
+                    {
+                        "name": name,
+                        "definition": m.definition,
+                        "owner": m.owner,
+                        "source": "registry",
+                    }
+                )
+    data.glossary = pd.DataFrame(rows, columns=["name", "definition", "owner", "source"])
+
+
+def _section(data: PackData, key: str, fill: Any, *args: Any) -> None:
+    """Run one section's collector; a missing part or a Cueva error (e.g. nothing
+    configured in the contract) marks the section unavailable with the reason."""
+    try:
+        fill(data, *args)
+    except ImportError as exc:
+        data.unavailable[key] = NOT_COMPUTED
+        data.missing_parts[key] = str(exc.name or exc)
+    except CuevaError as exc:
+        data.unavailable[key] = str(exc).splitlines()[0]
+
+
+def collect_pack(
+    ws: Workspace,
+    period: str | Period,
+    *,
+    vs: str | None = None,
+    today: date | None = None,
+    agenda_threshold: float = 0.05,
+) -> PackData:
+    """Every result the pack shows for ``period`` (e.g. ``"2026-Q2"``), compared with the
+    plan (``vs=None`` or ``"plan"``) or with another period (``vs="2026-Q1"``)."""
+    contract = ws.contract
+    fys = contract.fiscal_year_start
+    p = period if isinstance(period, Period) else parse_period(period, fys)
+    if not 0 <= agenda_threshold <= 1:
+        raise UsageError(
+            f"the agenda threshold is a share of revenue in [0, 1], got {agenda_threshold}"
+        )
+    vs_label, compare = _resolve_vs(vs, p, fys)
+    data = PackData(
+        company=contract.company,
+        period=p,
+        vs_label=vs_label,
+        currency=contract.currency,
+        today=today or today_in(contract.timezone),
+        generated_at=datetime.now().replace(microsecond=0),
+        agenda_threshold=agenda_threshold,
+    )
+    _section(data, "funnel", _funnel, ws, compare)
+    _plan_revenue(data, ws)
+    for key, fill in _SECTIONS_FROM_PARTS:
+        _section(data, key, fill, ws, compare)
+    _glossary(data, ws)
+    data.actions = list_actions(ws.store(), "open", today=data.today)
+    return data
+
+
+# Sections computed by other parts (SLA scorecard, gap analysis, attribution): each filler
+# calls that part's public function; see the module docs.
+
+
+def _scorecard(data: PackData, ws: Workspace, compare: Period) -> None:
+    raise ImportError(name="cueva.sla")
+
+
+def _gap(data: PackData, ws: Workspace, compare: Period) -> None:
+    raise ImportError(name="cueva.gap")
+
+
+def _attribution(data: PackData, ws: Workspace, compare: Period) -> None:
+    raise ImportError(name="cueva.attribution")
+
+
+_SECTIONS_FROM_PARTS = (("scorecard", _scorecard), ("gap", _gap), ("attribution", _attribution))
+
+
+__all__ = ["FUNNEL_METRICS", "collect_pack"]

@@ -1,0 +1,91 @@
+"""What the meeting pack shows: the results of the library's metric functions, as plain
+frames, gathered once by :func:`cueva.report.collect_pack` and rendered by
+:func:`cueva.report.render_html`. Nothing in the rendering step computes a metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import pandas as pd
+
+from cueva.periods import Period
+
+#: The pack's sections, in the order of the issue and of the document.
+SECTIONS: tuple[str, ...] = (
+    "summary",
+    "scorecard",
+    "funnel",
+    "gap",
+    "attribution",
+    "glossary",
+    "agenda",
+    "actions",
+)
+
+
+#: ``PackData.unavailable`` value of a section whose part is not in this version of Cueva.
+NOT_COMPUTED = "not_computed"
+
+
+@dataclass
+class PackData:
+    """Everything the pack shows, as small result frames (columns documented per field).
+
+    A section whose results could not be produced has its key in ``unavailable`` with the
+    reason; it is shown as such in the pack, never with invented numbers.
+    """
+
+    company: str
+    period: Period
+    vs_label: str  # "plan" or the comparison period's label, e.g. "2026-Q1"
+    currency: str
+    today: date
+    generated_at: datetime
+    #: stages of ``cueva.metrics.funnel.funnel_report`` for the period: stage, label, owner,
+    #: entered, next_stage, conversion_period, conversion_cohort, median_days, p90_days, ...
+    funnel: pd.DataFrame | None = None
+    #: the same for the comparison period: the --vs period, or the previous period when the
+    #: pack compares with the plan
+    funnel_vs: pd.DataFrame | None = None
+    compare_label: str | None = None
+    #: planned entries per stage: stage, planned
+    funnel_plan: pd.DataFrame | None = None
+    #: deal metrics (one row) of the period and of the comparison period:
+    #: won, lost, win_rate, won_amount, avg_deal_size, sales_cycle_median_days, ...
+    deals: pd.DataFrame | None = None
+    deals_vs: pd.DataFrame | None = None
+    #: service levels: name, kind, giver, receiver, target, actual, unit, status
+    #: (met, at_risk, missed), trend (list of earlier actuals, oldest first)
+    scorecard: pd.DataFrame | None = None
+    #: gap factors: factor, label, owner, base, actual (factor values), contribution
+    gap: pd.DataFrame | None = None
+    #: revenue of the base (plan or earlier period) and of the period, from the gap analysis
+    revenue_base: float | None = None
+    revenue_actual: float | None = None
+    #: the contract's revenue target for the period (targets.<period>.revenue)
+    revenue_plan: float | None = None
+    #: gap by segment: segment, base, actual, gap
+    gap_segments: pd.DataFrame | None = None
+    gap_segment_by: str | None = None
+    #: attribution per channel: channel, conversions, pipeline, revenue, margin, spend, roi
+    attribution: pd.DataFrame | None = None
+    #: marketing-sourced vs influenced pipeline: kind (sourced, influenced), pipeline, share
+    sourced: pd.DataFrame | None = None
+    attribution_model: str | None = None
+    sourced_rule: str | None = None
+    #: glossary excerpt: name, definition, unit, owner, source (contract, registry)
+    glossary: pd.DataFrame | None = None
+    #: open action items (cueva.actions.list_actions) as of ``today``
+    actions: pd.DataFrame | None = None
+    #: agenda threshold: a gap factor gets its own agenda item when its contribution is at
+    #: least this share of the base revenue
+    agenda_threshold: float = 0.05
+    unavailable: dict[str, str] = field(default_factory=dict)
+    #: section -> the module that would compute it, for sections marked NOT_COMPUTED
+    missing_parts: dict[str, str] = field(default_factory=dict)
+    #: names of the metrics shown (for the glossary excerpt)
+    metrics_shown: list[str] = field(default_factory=list)
+
+
+__all__ = ["NOT_COMPUTED", "SECTIONS", "PackData"]

@@ -1,0 +1,628 @@
+"""Render a :class:`PackData` to one self-contained HTML page (and that page to PDF).
+
+Views compute nothing: every number shown comes from the results in ``PackData``; this
+module only formats them for the language, lays out charts and writes sentences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from cueva.i18n import Formatter, check_language, translations
+from cueva.report import charts
+from cueva.report._data import SECTIONS, PackData
+
+Gettext = Callable[[str], str]
+
+
+def _labels(_: Gettext) -> dict[str, str]:
+    """Display words for codes that appear in results (teams, statuses, factors)."""
+    return {
+        # teams
+        "marketing": _("marketing"),
+        "sales": _("sales"),
+        "shared": _("shared"),
+        # service level status
+        "met": _("met"),
+        "at_risk": _("at risk"),
+        "missed": _("missed"),
+        # action status
+        "open": _("open"),
+        "done": _("done"),
+        # gap factors (cueva.gap)
+        "leads": _("Lead volume"),
+        "mql_rate": _("MQL rate"),
+        "sql_rate": _("MQL acceptance"),
+        "opportunity_rate": _("Opportunity conversion"),
+        "win_rate": _("Win rate"),
+        "deal_size": _("Deal size"),
+        "margin_rate": _("Gross margin rate"),
+        "mix": _("Channel mix"),
+        # attribution kinds
+        "sourced": _("Marketing-sourced"),
+        "influenced": _("Marketing-influenced"),
+    }
+
+
+def _word(labels: dict[str, str], code: Any) -> str:
+    if code is None or (isinstance(code, float) and math.isnan(code)):
+        return ""
+    return labels.get(str(code), str(code))
+
+
+def _factor(labels: dict[str, str], row: Any) -> str:
+    """A gap factor's display name: the gap analysis's own label when it has one."""
+    label = row.get("label") if hasattr(row, "get") else None
+    if isinstance(label, str) and label:
+        return label
+    return _word(labels, row["factor"])
+
+
+def _f(value: Any) -> float | None:
+    """A plain float, or None for missing values."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        return None
+    return float(value)
+
+
+@cache
+def _env(lang: str) -> Environment:
+    env = Environment(
+        loader=PackageLoader("cueva.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def css_string(text: str) -> str:
+    """``text`` escaped for the inside of a double-quoted CSS string in a <style> element."""
+    out = []
+    for ch in text:
+        if ch in '"\\<>&' or ord(ch) < 32:
+            out.append(f"\\{ord(ch):X} ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _css() -> str:
+    return (resources.files("cueva.report") / "templates" / "pack.css").read_text("utf-8")
+
+
+@dataclass
+class _Ctx:
+    data: PackData
+    fmt: Formatter
+    _: Gettext
+    labels: dict[str, str]
+
+    def money(self, v: Any, digits: int = 0) -> str:
+        return self.fmt.money(_f(v), digits)
+
+    def value(self, v: Any, unit: str | None) -> str:
+        x = _f(v)
+        if unit in ("share", "percent", "rate"):
+            return self.fmt.percent(x)
+        if unit in ("money", "currency"):
+            return self.fmt.money(x)
+        if unit in ("hours",):
+            return self.fmt.number(x, 1) + (" h" if x is not None else "")
+        if x is not None and not float(x).is_integer():
+            return self.fmt.number(x, 1)
+        return self.fmt.number(x)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _top_factors(data: PackData, n: int = 2) -> pd.DataFrame:
+    g = data.gap
+    if g is None or g.empty:
+        return pd.DataFrame(columns=["factor", "owner", "contribution"])
+    order = g["contribution"].abs().sort_values(ascending=False).index
+    return g.loc[order].head(n)
+
+
+def summary_paragraph(data: PackData, lang: str) -> str:
+    """The one-paragraph summary, in ``lang``, from the numbers only."""
+    lang = check_language(lang)
+    _ = translations(lang).gettext
+    fmt = Formatter(lang, data.currency)
+    labels = _labels(_)
+    parts: list[str] = []
+    actual, base = data.revenue_actual, data.revenue_base
+    if actual is None and data.deals is not None and not data.deals.empty:
+        actual = _f(data.deals["won_amount"].iloc[0])
+    vs_plan = data.vs_label == "plan"
+    if base is None and vs_plan:
+        base = data.revenue_plan
+    elif base is None and data.deals_vs is not None and not data.deals_vs.empty:
+        base = _f(data.deals_vs["won_amount"].iloc[0])
+    if actual is not None and base is not None:
+        diff = actual - base
+        args = {
+            "period": data.period.label,
+            "actual": fmt.money(actual),
+            "amount": fmt.money(abs(diff)),
+            "base": fmt.money(base),
+            "vs": data.vs_label,
+        }
+        if abs(diff) < 0.005 * max(abs(base), 1.0):
+            msg = (
+                _("Revenue in %(period)s was %(actual)s, on plan (%(base)s).")
+                if vs_plan
+                else _("Revenue in %(period)s was %(actual)s, level with %(vs)s (%(base)s).")
+            )
+        elif diff < 0:
+            msg = (
+                _("Revenue in %(period)s was %(actual)s, %(amount)s below plan (%(base)s).")
+                if vs_plan
+                else _("Revenue in %(period)s was %(actual)s, %(amount)s below %(vs)s (%(base)s).")
+            )
+        else:
+            msg = (
+                _("Revenue in %(period)s was %(actual)s, %(amount)s above plan (%(base)s).")
+                if vs_plan
+                else _("Revenue in %(period)s was %(actual)s, %(amount)s above %(vs)s (%(base)s).")
+            )
+        parts.append(msg % args)
+    elif actual is not None:
+        parts.append(
+            _("Revenue in %(period)s was %(actual)s.")
+            % {"period": data.period.label, "actual": fmt.money(actual)}
+        )
+    else:
+        parts.append(
+            _("There is no revenue figure for %(period)s.") % {"period": data.period.label}
+        )
+    top = _top_factors(data)
+    if len(top) >= 1:
+        reasons = [
+            _("%(factor)s (%(amount)s, %(owner)s)")
+            % {
+                "factor": _factor(labels, r),
+                "amount": fmt.signed_money(_f(r["contribution"])),
+                "owner": _word(labels, r["owner"]),
+            }
+            for _i, r in top.iterrows()
+        ]
+        if len(reasons) == 2:
+            parts.append(
+                _("The two biggest reasons: %(first)s and %(second)s.")
+                % {"first": reasons[0], "second": reasons[1]}
+            )
+        else:
+            parts.append(_("The biggest reason: %(first)s.") % {"first": reasons[0]})
+    elif "gap" in data.unavailable:
+        parts.append(_("The reasons are not broken down: the gap analysis is not available."))
+    if data.funnel is not None and not data.funnel.empty:
+        first = data.funnel.iloc[0]
+        args2 = {"n": fmt.number(_f(first["entered"])), "stage": str(first["label"])}
+        parts.append(_("%(n)s entered the funnel as %(stage)s.") % args2)
+    if data.deals is not None and not data.deals.empty:
+        d = data.deals.iloc[0]
+        parts.append(
+            _("%(won)s deals were won at a win rate of %(rate)s.")
+            % {"won": fmt.number(_f(d["won"])), "rate": fmt.percent(_f(d["win_rate"]))}
+        )
+    if data.scorecard is not None and not data.scorecard.empty:
+        missed = int((data.scorecard["status"] == "missed").sum())
+        total = len(data.scorecard)
+        parts.append(
+            _("%(missed)s of %(total)s service levels were missed.")
+            % {"missed": fmt.number(missed), "total": fmt.number(total)}
+        )
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- agenda
+
+
+def questions(lang: str) -> list[str]:
+    """The five questions that open an honest conversation between the two heads."""
+    _ = translations(check_language(lang)).gettext
+    return [
+        _("What do you need from my team?"),
+        _("What pressures are you under?"),
+        _("What am I doing that helps you?"),
+        _("What do you think I undervalue or dismiss?"),
+        _("What are my blind spots?"),
+    ]
+
+
+def agenda_items(data: PackData, lang: str) -> list[str]:
+    """One item per missed service level and per gap factor over the threshold."""
+    _ = translations(check_language(lang)).gettext
+    fmt = Formatter(lang, data.currency)
+    labels = _labels(_)
+    ctx = _Ctx(data, fmt, _, labels)
+    items: list[str] = []
+    if data.scorecard is not None:
+        for _i, r in data.scorecard[data.scorecard["status"] == "missed"].iterrows():
+            unit = r.get("unit")
+            items.append(
+                _(
+                    "Missed service level %(name)s (%(giver)s to %(receiver)s): "
+                    "target %(target)s, actual %(actual)s."
+                )
+                % {
+                    "name": r["name"],
+                    "giver": _word(labels, r["giver"]),
+                    "receiver": _word(labels, r["receiver"]),
+                    "target": ctx.value(r["target"], unit),
+                    "actual": ctx.value(r["actual"], unit),
+                }
+            )
+    base = data.revenue_base
+    if data.gap is not None and base:
+        limit = data.agenda_threshold * abs(base)
+        g = data.gap[data.gap["contribution"].abs() >= limit]
+        g = g.loc[g["contribution"].abs().sort_values(ascending=False).index]
+        for _i, r in g.iterrows():
+            items.append(
+                _("%(factor)s moved revenue by %(amount)s (owner: %(owner)s): what changed?")
+                % {
+                    "factor": _factor(labels, r),
+                    "amount": fmt.signed_money(_f(r["contribution"])),
+                    "owner": _word(labels, r["owner"]),
+                }
+            )
+    return items
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _funnel_section(c: _Ctx) -> dict[str, Any]:
+    d = c.data
+    _ = c._
+    f = d.funnel
+    assert f is not None
+    vs = d.funnel_vs.set_index("stage") if d.funnel_vs is not None else None
+    plan = d.funnel_plan.set_index("stage") if d.funnel_plan is not None else None
+    rows = []
+    chart_rows = []
+    for _i, r in f.iterrows():
+        stage = r["stage"]
+        row = {
+            "label": r["label"],
+            "owner": _word(c.labels, r["owner"]),
+            "entered": c.fmt.number(_f(r["entered"])),
+            "plan": c.fmt.number(_f(plan["planned"].get(stage))) if plan is not None else None,
+            "vs": c.fmt.number(_f(vs["entered"].get(stage))) if vs is not None else None,
+            "conversion": c.fmt.percent(_f(r.get("conversion_period"))),
+            "cohort": c.fmt.percent(_f(r.get("conversion_cohort"))),
+            "median_days": c.fmt.number(_f(r.get("median_days")), 1),
+            "next": r.get("next_stage") if isinstance(r.get("next_stage"), str) else "",
+        }
+        rows.append(row)
+        chart_rows.append({"stage": r["label"], "series": d.period.label, "value": r["entered"]})
+        if plan is not None and stage in plan.index:
+            chart_rows.append(
+                {"stage": r["label"], "series": _("plan"), "value": plan["planned"][stage]}
+            )
+        if vs is not None and stage in vs.index:
+            chart_rows.append(
+                {"stage": r["label"], "series": d.compare_label, "value": vs["entered"][stage]}
+            )
+    chart = charts.funnel_chart(
+        pd.DataFrame(chart_rows),
+        title=_("Funnel: entries per stage"),
+        x_title=_("Entries"),
+        y_title=_("Stage"),
+        series_title=_("Period"),
+    )
+    deals = None
+    if d.deals is not None and not d.deals.empty:
+        r0 = d.deals.iloc[0]
+        rv = d.deals_vs.iloc[0] if d.deals_vs is not None and not d.deals_vs.empty else None
+        deals = [
+            (
+                _("Win rate"),
+                c.fmt.percent(_f(r0["win_rate"])),
+                c.fmt.percent(_f(rv["win_rate"])) if rv is not None else None,
+            ),
+            (
+                _("Deals won"),
+                c.fmt.number(_f(r0["won"])),
+                c.fmt.number(_f(rv["won"])) if rv is not None else None,
+            ),
+            (
+                _("Revenue won"),
+                c.money(r0["won_amount"]),
+                c.money(rv["won_amount"]) if rv is not None else None,
+            ),
+            (
+                _("Average deal size"),
+                c.money(r0["avg_deal_size"]),
+                c.money(rv["avg_deal_size"]) if rv is not None else None,
+            ),
+            (
+                _("Sales cycle (median days)"),
+                c.fmt.number(_f(r0["sales_cycle_median_days"]), 1),
+                c.fmt.number(_f(rv["sales_cycle_median_days"]), 1) if rv is not None else None,
+            ),
+        ]
+    return {
+        "rows": rows,
+        "has_plan": plan is not None,
+        "has_vs": vs is not None,
+        "vs_label": d.compare_label,
+        "chart": charts.to_svg(chart),
+        "chart_title": _("Funnel: entries per stage"),
+        "deals": deals,
+    }
+
+
+def _scorecard_section(c: _Ctx) -> dict[str, Any]:
+    s = c.data.scorecard
+    assert s is not None
+    order = {"missed": 0, "at_risk": 1, "met": 2}
+    s = s.assign(_o=s["status"].map(order).fillna(3)).sort_values("_o", kind="stable")
+    rows = []
+    for _i, r in s.iterrows():
+        unit = r.get("unit")
+        trend = r.get("trend")
+        spark = None
+        if isinstance(trend, (list, tuple)) and len(trend) >= 2:
+            spark = charts.to_svg(
+                charts.sparkline([_f(v) for v in trend], description=c._("Trend"))
+            )
+        rows.append(
+            {
+                "name": r["name"],
+                "giver": _word(c.labels, r["giver"]),
+                "receiver": _word(c.labels, r["receiver"]),
+                "target": c.value(r["target"], unit),
+                "actual": c.value(r["actual"], unit),
+                "status": r["status"],
+                "status_text": _word(c.labels, r["status"]),
+                "spark": spark,
+            }
+        )
+    return {"rows": rows}
+
+
+def _gap_section(c: _Ctx) -> dict[str, Any]:
+    d = c.data
+    _ = c._
+    g = d.gap
+    assert g is not None
+    base = d.revenue_base or 0.0
+    actual = d.revenue_actual or 0.0
+    base_label = _("Plan") if d.vs_label == "plan" else d.vs_label
+    steps = [
+        {"label": base_label, "start": 0.0, "end": base, "kind": "total", "text": c.money(base)}
+    ]
+    running = base
+    rows = []
+    for _i, r in g.iterrows():
+        contribution = _f(r["contribution"]) or 0.0
+        label = f"{_factor(c.labels, r)} ({_word(c.labels, r['owner'])})"
+        steps.append(
+            {
+                "label": label,
+                "start": running,
+                "end": running + contribution,
+                "kind": "up" if contribution >= 0 else "down",
+                "text": c.fmt.signed_money(contribution),
+            }
+        )
+        running += contribution
+        rows.append(
+            {
+                "factor": _factor(c.labels, r),
+                "owner": _word(c.labels, r["owner"]),
+                "base": c.value(r.get("base"), r.get("unit")),
+                "actual": c.value(r.get("actual"), r.get("unit")),
+                "contribution": c.fmt.signed_money(contribution),
+                "negative": contribution < 0,
+            }
+        )
+    steps.append(
+        {
+            "label": _("Actual"),
+            "start": 0.0,
+            "end": actual,
+            "kind": "total",
+            "text": c.money(actual),
+        }
+    )
+    chart = charts.waterfall_chart(
+        pd.DataFrame(steps),
+        title=_("Revenue gap: from %(base)s to actual") % {"base": base_label},
+        x_title=_("Factor (owner)"),
+        y_title=_("Revenue"),
+    )
+    segments = None
+    if d.gap_segments is not None:
+        segments = [
+            {
+                "segment": r["segment"],
+                "base": c.money(r["base"]),
+                "actual": c.money(r["actual"]),
+                "gap": c.fmt.signed_money(_f(r["gap"])),
+            }
+            for _i, r in d.gap_segments.iterrows()
+        ]
+    return {
+        "rows": rows,
+        "chart": charts.to_svg(chart),
+        "segments": segments,
+        "segment_by": d.gap_segment_by,
+        "base_label": base_label,
+        "gap_total": c.fmt.signed_money(actual - base),
+    }
+
+
+def _attribution_section(c: _Ctx) -> dict[str, Any]:
+    d = c.data
+    _ = c._
+    a = d.attribution
+    assert a is not None
+    rows = []
+    chart_rows = []
+    for _i, r in a.iterrows():
+        rows.append(
+            {
+                "channel": r["channel"],
+                "pipeline": c.money(r.get("pipeline")),
+                "revenue": c.money(r.get("revenue")),
+                "margin": c.money(r.get("margin")),
+                "spend": c.money(r.get("spend")),
+                "roi": c.fmt.percent(_f(r.get("roi")), 0),
+            }
+        )
+        for key, name in (
+            ("pipeline", _("Pipeline")),
+            ("revenue", _("Revenue")),
+            ("spend", _("Spend")),
+        ):
+            v = _f(r.get(key))
+            if v is not None:
+                chart_rows.append({"channel": r["channel"], "series": name, "value": v})
+    chart = charts.bars_by_channel(
+        pd.DataFrame(chart_rows),
+        title=_("Attribution by channel (%(model)s)") % {"model": d.attribution_model or ""},
+        x_title=_("Amount (%(currency)s)") % {"currency": d.currency},
+        y_title=_("Channel"),
+        series_title=_("Measure"),
+    )
+    sourced = None
+    if d.sourced is not None:
+        sourced = [
+            {
+                "kind": _word(c.labels, r["kind"]),
+                "pipeline": c.money(r["pipeline"]),
+                "share": c.fmt.percent(_f(r.get("share"))),
+            }
+            for _i, r in d.sourced.iterrows()
+        ]
+    return {
+        "rows": rows,
+        "chart": charts.to_svg(chart) if chart_rows else None,
+        "model": d.attribution_model,
+        "rule": d.sourced_rule,
+        "sourced": sourced,
+    }
+
+
+def _actions_section(c: _Ctx) -> dict[str, Any]:
+    a = c.data.actions
+    rows = []
+    if a is not None:
+        for _i, r in a.iterrows():
+            rows.append(
+                {
+                    "id": int(r["id"]),
+                    "team": _word(c.labels, r["team"]),
+                    "owner": r["owner"],
+                    "due": c.fmt.date(r["due"]),
+                    "status": _word(c.labels, r["status"]),
+                    "overdue": bool(r["overdue"]),
+                    "days_overdue": int(r["days_overdue"]),
+                    "text": r["text"],
+                }
+            )
+    return {"rows": rows}
+
+
+def _glossary_section(c: _Ctx) -> dict[str, Any]:
+    g = c.data.glossary
+    rows = []
+    if g is not None:
+        for _i, r in g.iterrows():
+            rows.append(
+                {
+                    "name": r["name"],
+                    "definition": r["definition"],
+                    "owner": _word(c.labels, r.get("owner")),
+                    "source": r.get("source", "contract"),
+                }
+            )
+    return {"rows": rows}
+
+
+def context(data: PackData, lang: str) -> dict[str, Any]:
+    """The template context: formatted strings, SVG charts and section flags."""
+    lang = check_language(lang)
+    _ = translations(lang).gettext
+    fmt = Formatter(lang, data.currency)
+    c = _Ctx(data, fmt, _, _labels(_))
+    builders: dict[str, Callable[[_Ctx], dict[str, Any]]] = {
+        "scorecard": _scorecard_section,
+        "funnel": _funnel_section,
+        "gap": _gap_section,
+        "attribution": _attribution_section,
+    }
+    sections: dict[str, Any] = {}
+    for key, build in builders.items():
+        present = getattr(data, key) is not None and key not in data.unavailable
+        sections[key] = build(c) if present else None
+    return {
+        "lang": lang,
+        "css": _css(),
+        "page_css": '@page { @bottom-right { content: "%s " counter(page) " / " counter(pages); } }'
+        % css_string(_("Page")),
+        "company": data.company,
+        "period": data.period.label,
+        "period_range": _("%(start)s to %(end)s")
+        % {"start": fmt.date(data.period.start), "end": fmt.date(data.period.last_day)},
+        "vs": _("plan") if data.vs_label == "plan" else data.vs_label,
+        "generated": fmt.date(data.generated_at),
+        "currency": data.currency,
+        "section_keys": SECTIONS,
+        "summary": summary_paragraph(data, lang),
+        "unavailable": data.unavailable,
+        "scorecard": sections["scorecard"],
+        "funnel": sections["funnel"],
+        "gap": sections["gap"],
+        "attribution": sections["attribution"],
+        "glossary": _glossary_section(c),
+        "questions": questions(lang),
+        "agenda": agenda_items(data, lang),
+        "actions": _actions_section(c),
+        "today": fmt.date(data.today),
+    }
+
+
+def render_html(data: PackData, lang: str = "en") -> str:
+    """The pack as one self-contained HTML page (inline CSS and SVG, no network)."""
+    ctx = context(data, lang)
+    return _env(ctx["lang"]).get_template("pack.html.j2").render(**ctx)
+
+
+def render_pdf(html: str) -> bytes:
+    """The pack's HTML printed to PDF by WeasyPrint (title page, page numbers, charts kept
+    whole). No URL is fetched: the page is self-contained."""
+    from weasyprint import HTML  # type: ignore[import-untyped]
+
+    def _no_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
+        from cueva.errors import CuevaError
+
+        raise CuevaError(f"the pack must be self-contained, but it refers to {url}")
+
+    pdf = HTML(string=html, url_fetcher=_no_fetch).write_pdf()
+    assert pdf is not None
+    return bytes(pdf)
+
+
+__all__ = ["agenda_items", "context", "questions", "render_html", "render_pdf", "summary_paragraph"]
