@@ -103,6 +103,12 @@ def css_string(text: str) -> str:
     return "".join(out)
 
 
+def _page_css(page_word: str) -> str:
+    """The page-number rule, with the word for "Page" in the report language."""
+    counter = f'"{css_string(page_word)} " counter(page) " / " counter(pages)'
+    return "@page { @bottom-right { content: " + counter + "; } }"
+
+
 def _css() -> str:
     return (resources.files("cueva.report") / "templates" / "pack.css").read_text("utf-8")
 
@@ -580,8 +586,7 @@ def context(data: PackData, lang: str) -> dict[str, Any]:
     return {
         "lang": lang,
         "css": _css(),
-        "page_css": '@page { @bottom-right { content: "%s " counter(page) " / " counter(pages); } }'
-        % css_string(_("Page")),
+        "page_css": _page_css(_("Page")),
         "company": data.company,
         "period": data.period.label,
         "period_range": _("%(start)s to %(end)s")
