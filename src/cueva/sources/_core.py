@@ -1,0 +1,718 @@
+"""What every source adapter shares: reading columns by any of their spellings, parsing
+text to canonical types, value maps that report what did not map, contract stage names,
+and the pipeline that checks, summarises, quarantines and hands canonical Parquet files to
+:func:`cueva.importer.import_files` (so validation, all-or-nothing and idempotence stay in
+one place).
+
+Every canonical table an adapter builds is an Ibis table with the canonical columns (any
+subset), extra columns, and five bookkeeping columns: ``__file`` and ``__row`` (where the
+row came from) and ``__problem``, ``__pcol``, ``__pval`` (why the row cannot be imported:
+reason, source column, source value; NULL when the row is fine).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pandas as pd
+
+from cueva.contract import Contract
+from cueva.errors import CuevaError, ImportValidationError
+from cueva.importer import import_files
+from cueva.schema import LOAD_ORDER, TABLES, ColumnType
+from cueva.sources._engine import Engine, wall_clock_in
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from cueva.store import Store
+
+QUARANTINE_TABLE = "_cueva_quarantine"
+BOOK = ("__file", "__row", "__problem", "__pcol", "__pval")
+TRUE_WORDS = ("true", "t", "1", "yes", "y", "si", "sí", "verdadero", "sim", "x")
+FALSE_WORDS = ("false", "f", "0", "no", "n", "falso", "não", "nao", "")
+_UNMAPPED = "#cueva-unmapped#"
+
+IBIS_TYPE: dict[ColumnType, str] = {
+    "string": "string",
+    "int64": "int64",
+    "float64": "float64",
+    "boolean": "boolean",
+    "timestamp": "timestamp('UTC')",
+    "date": "date",
+}
+
+
+class SourceMappingError(CuevaError, ValueError):
+    """Source values did not map onto canonical values; nothing was written."""
+
+    def __init__(self, message: str, summary: SourceSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def norm_header(name: str) -> str:
+    """Header spelling used for matching: no BOM, lower case, single spaces."""
+    return re.sub(r"[\s]+", " ", name.replace("\ufeff", "").strip().lower())
+
+
+def norm_value(name: str) -> str:
+    return re.sub(r"\s+", " ", name.strip().casefold())
+
+
+class Raw:
+    """One source file (or warehouse table) as an all-text Ibis table with ``__row``.
+
+    Columns are looked up by any of their known spellings; the ones never looked up are the
+    file's ignored columns.
+    """
+
+    def __init__(self, file: str, table: ir.Table) -> None:
+        self.file = file
+        self.t = table
+        self.by_norm: dict[str, str] = {}
+        for c in table.columns:
+            if c != "__row":
+                self.by_norm.setdefault(norm_header(c), c)
+        self.used: set[str] = set()
+        self.rows: int | None = None
+
+    def name(self, *spellings: str) -> str | None:
+        for s in spellings:
+            found = self.by_norm.get(norm_header(s))
+            if found is not None:
+                self.used.add(found)
+                return found
+        return None
+
+    def has(self, *spellings: str) -> bool:
+        return any(norm_header(s) in self.by_norm for s in spellings)
+
+    def col(self, *spellings: str) -> ir.StringValue:
+        """The first column with one of ``spellings``, trimmed, '' as NULL; NULL if absent."""
+        found = self.name(*spellings)
+        if found is None:
+            return ibis.null("string")
+        return self.t[found].cast("string").strip().nullif("")
+
+    def matching(self, pattern: str) -> dict[str, str]:
+        """Columns whose normalised name matches ``pattern`` (a regex with one group):
+        {group value: column name}; marks them used."""
+        out: dict[str, str] = {}
+        rx = re.compile(pattern)
+        for n, c in self.by_norm.items():
+            m = rx.fullmatch(n)
+            if m:
+                out[m.group(1)] = c
+                self.used.add(c)
+        return out
+
+    @property
+    def ignored(self) -> list[str]:
+        return [c for c in self.t.columns if c != "__row" and c not in self.used]
+
+    def book(self) -> dict[str, ir.Value]:
+        """Where each row came from."""
+        return {"__file": ibis.literal(self.file), "__row": self.t["__row"].cast("int64")}
+
+
+# ------------------------------------------------------------------ parsing text
+
+
+def ts(v: ir.StringValue) -> ir.TimestampValue:
+    """ISO 8601 text as a timestamp with time zone; text without an offset is read in the
+    engine's time zone (the source's)."""
+    return v.try_cast("timestamp('UTC')")
+
+
+def day(v: ir.StringValue) -> ir.DateValue:
+    """A date, or the date part of a timestamp."""
+    return ibis.coalesce(v.try_cast("date"), v.try_cast("timestamp('UTC')").date())
+
+
+def day_start(v: ir.StringValue, tz: str) -> ir.TimestampValue:
+    """A calendar date (or the date part of a timestamp) as midnight in ``tz``."""
+    return wall_clock_in(tz, day(v).cast("timestamp"))
+
+
+def boolean(v: ir.StringValue) -> ir.BooleanValue:
+    low = v.lower()
+    return ibis.cases(
+        (low.isin(TRUE_WORDS), True), (low.isin(FALSE_WORDS), False), else_=ibis.null("boolean")
+    )
+
+
+def num(v: ir.StringValue) -> ir.FloatingValue:
+    return v.try_cast("float64")
+
+
+class ValueMap:
+    """Source values (matched case- and space-insensitively) to canonical values. A value
+    mapped to ``None`` is known but carries nothing (e.g. a lead status with no stage)."""
+
+    def __init__(self, name: str, mapping: Mapping[str, str | None]) -> None:
+        self.name = name
+        self.mapping = {norm_value(k): v for k, v in mapping.items()}
+
+    def updated(self, more: Mapping[str, str | None] | None) -> ValueMap:
+        out = ValueMap(self.name, {})
+        out.mapping = dict(self.mapping)
+        for k, v in (more or {}).items():
+            out.mapping[norm_value(str(k))] = None if v is None else str(v)
+        return out
+
+    def apply(self, v: ir.StringValue) -> tuple[ir.StringValue, ir.BooleanValue]:
+        """(mapped value or NULL, True where a non-empty value is not in the map)."""
+        if not self.mapping:
+            return ibis.null("string"), v.notnull()
+        key = v.strip().lower()
+        table = {k: ("" if t is None else t) for k, t in self.mapping.items()}
+        got = key.substitute(table, else_=_UNMAPPED)
+        return got.nullif(_UNMAPPED).nullif(""), v.notnull() & (got == _UNMAPPED)
+
+
+@dataclass(frozen=True)
+class Check:
+    """Rows where ``cond`` holds cannot be imported: ``reason``, naming ``column``/``value``."""
+
+    cond: ir.BooleanValue
+    column: str
+    value: ir.Value
+    reason: str
+
+
+def flag(*checks: Check) -> dict[str, ir.Value]:
+    """The three problem columns for a row: the first failing check wins."""
+    if not checks:
+        return {
+            "__problem": ibis.null("string"),
+            "__pcol": ibis.null("string"),
+            "__pval": ibis.null("string"),
+        }
+    return {
+        "__problem": ibis.cases(*[(c.cond, c.reason) for c in checks], else_=ibis.null("string")),
+        "__pcol": ibis.cases(*[(c.cond, c.column) for c in checks], else_=ibis.null("string")),
+        "__pval": ibis.cases(
+            *[(c.cond, c.value.cast("string")) for c in checks], else_=ibis.null("string")
+        ),
+    }
+
+
+# ------------------------------------------------------------------ contract stages
+
+
+class Stages:
+    """Stage names and event aliases from the contract, for each entity type."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.alias: dict[str, tuple[str, str]] = {}
+        for s in contract.funnel.stages:
+            event = s.entry.events[0] if s.entry.events else s.name
+            for a in [s.name, *s.entry.events]:
+                self.alias.setdefault(norm_value(a), (s.entry.entity_type, event))
+        self.first = contract.funnel.stages[0].name
+
+    def event(self, target: str | None, entity: str) -> str | None:
+        """The stage-event name for a mapped value, if the contract has it for ``entity``."""
+        if target is None:
+            return None
+        found = self.alias.get(norm_value(target))
+        if found is None or found[0] != entity:
+            return None
+        return found[1]
+
+    def names(self, entity: str) -> list[str]:
+        return sorted(a for a, (e, _) in self.alias.items() if e == entity)
+
+
+# ------------------------------------------------------------------ the build
+
+
+@dataclass
+class Build:
+    """One import in progress: the source engine, the files read, the tables built."""
+
+    source: str
+    contract: Contract
+    engine: Engine
+    raws: list[Raw] = field(default_factory=list)
+    tables: dict[str, ir.Table] = field(default_factory=dict)
+    merged: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    fx_rates: list[dict[str, Any]] = field(default_factory=list)
+    currencies: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def stages(self) -> Stages:
+        return Stages(self.contract)
+
+    def add(self, name: str, expr: ir.Table) -> None:
+        """Add rows for canonical table ``name`` (several adds are unioned)."""
+        expr = conform(name, expr)
+        if name in self.tables:
+            prev = self.tables[name]
+            cols = list(dict.fromkeys([*prev.columns, *expr.columns]))
+            prev = prev.select([_col_or_null(prev, c, expr) for c in cols])
+            expr = expr.select([_col_or_null(expr, c, prev) for c in cols])
+            expr = prev.union(expr)
+        self.tables[name] = expr
+
+    def count(self, expr: ir.Table) -> int:
+        return int(self.engine.con.execute(expr.count()))
+
+
+def _col_or_null(t: ir.Table, c: str, other: ir.Table) -> ir.Value:
+    if c in t.columns:
+        return t[c]
+    return ibis.null(other[c].type()).name(c)
+
+
+def conform(name: str, expr: ir.Table) -> ir.Table:
+    """``expr`` with the canonical columns in schema order and types, then extras, then the
+    bookkeeping columns."""
+    spec = TABLES[name]
+    sel: list[ir.Value] = []
+    for col in spec.columns:
+        ty = IBIS_TYPE[col.type]
+        sel.append(
+            (expr[col.name].cast(ty) if col.name in expr.columns else ibis.null(ty)).name(col.name)
+        )
+    for name_ in expr.columns:
+        if not spec.has(name_) and name_ not in BOOK:
+            sel.append(expr[name_])
+    for c, t in (
+        ("__file", "string"),
+        ("__row", "int64"),
+        ("__problem", "string"),
+        ("__pcol", "string"),
+        ("__pval", "string"),
+    ):
+        sel.append((expr[c].cast(t) if c in expr.columns else ibis.null(t)).name(c))
+    return expr.select(sel)
+
+
+# ------------------------------------------------------------------ summary
+
+
+@dataclass
+class FileRead:
+    file: str
+    rows: int
+    ignored_columns: list[str]
+
+
+@dataclass
+class TableRows:
+    table: str
+    rows: int
+    quarantined: int
+    first: str | None
+    last: str | None
+
+
+@dataclass
+class Unmapped:
+    table: str
+    column: str
+    value: str | None
+    reason: str
+    count: int
+    file: str
+    row: int
+
+
+@dataclass
+class SourceSummary:
+    """What an import understood and what it did not. Rendered by the CLI."""
+
+    source: str
+    dry_run: bool
+    quarantine: bool
+    files: list[FileRead] = field(default_factory=list)
+    tables: list[TableRows] = field(default_factory=list)
+    unmapped: list[Unmapped] = field(default_factory=list)
+    problem_rows: int = 0
+    merged: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    currencies: dict[str, int] = field(default_factory=dict)
+    fx_rates: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    written: bool = False
+    imported_rows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    def table_rows(self, name: str) -> int:
+        return next((t.rows for t in self.tables if t.table == name), 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The summary as plain text lines."""
+        out = [
+            f"source: {self.source}"
+            + (" (dry run: nothing written)" if self.dry_run else "")
+            + f"; {self.rows_read:,} rows read from {len(self.files)} file(s)"
+        ]
+        for f in self.files:
+            ign = f"; ignored columns: {', '.join(f.ignored_columns)}" if f.ignored_columns else ""
+            out.append(f"  {f.file}: {f.rows:,} rows{ign}")
+        out.append("canonical rows:")
+        for t in self.tables:
+            rng = f" ({t.first} .. {t.last})" if t.first else ""
+            q = f", {t.quarantined:,} quarantined" if t.quarantined else ""
+            out.append(f"  {t.table}: {t.rows:,}{q}{rng}")
+        if self.unmapped:
+            out.append(f"values that did not map ({self.problem_rows:,} rows; top 10):")
+            for u in self.unmapped:
+                out.append(
+                    f"  {u.table}.{u.column} {u.value!r}: {u.reason} ({u.count:,} rows; "
+                    f"first at {u.file} row {u.row})"
+                )
+        for k, v in self.merged.items():
+            out.append(f"merged: {v:,} {k}")
+        for k, v in self.dropped.items():
+            out.append(f"dropped: {v:,} {k}")
+        if self.currencies:
+            out.append(
+                "currencies: " + ", ".join(f"{c} ({n:,})" for c, n in self.currencies.items())
+            )
+        for r in self.fx_rates:
+            out.append(
+                f"fx: {r['currency']} -> {r['to']}: {r['rows']:,} amounts converted with "
+                f"{r['rates']} rate(s) dated {r['first']} .. {r['last']}"
+            )
+        out.extend(f"note: {n}" for n in self.notes)
+        if self.written:
+            q = (
+                f"; {self.problem_rows:,} rows quarantined in {QUARANTINE_TABLE}"
+                if self.problem_rows
+                else ""
+            )
+            out.append(f"imported {self.imported_rows:,} rows in {self.seconds:.2f}s{q}")
+        return out
+
+
+def _iso(v: Any, tz: str) -> str | None:
+    """A min/max value as ISO text; aware timestamps as wall-clock time in ``tz``."""
+    if v is None or v is pd.NaT or (isinstance(v, float) and pd.isna(v)):
+        return None
+    if isinstance(v, datetime) and v.tzinfo is not None:
+        v = pd.Timestamp(v).tz_convert(tz).tz_localize(None).to_pydatetime()
+    if hasattr(v, "isoformat"):
+        return str(v.isoformat())
+    return str(v)
+
+
+# ------------------------------------------------------------------ the pipeline
+
+
+def finish(
+    build: Build,
+    store: Store | None,
+    *,
+    dry_run: bool = False,
+    quarantine: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> SourceSummary:
+    """Check, summarise and (unless ``dry_run``) import what ``build`` holds."""
+    started = time.perf_counter()
+    eng = build.engine
+    con = eng.con
+    summary = SourceSummary(build.source, dry_run, quarantine)
+    tz = build.contract.timezone
+    for r in build.raws:
+        rows = r.rows if r.rows is not None else int(con.execute(r.t.count()))
+        summary.files.append(FileRead(r.file, rows, r.ignored))
+
+    # Materialise each table once, dedupe by key, cascade quarantine to dependants.
+    built: dict[str, ir.Table] = {}
+    bad_counts: dict[str, int] = {}
+    for name in LOAD_ORDER:
+        if name not in build.tables:
+            continue
+        if on_step:
+            on_step(name)
+        spec = TABLES[name]
+        t = build.tables[name]
+        for ref in spec.references:
+            if ref.table == name or not bad_counts.get(ref.table):
+                continue
+            target = built[ref.table]
+            bad_ids = target.filter(target["__problem"].notnull())[TABLES[ref.table].key[0]]
+            cond = t["__problem"].isnull() & t[ref.column].isin(bad_ids)
+            if ref.when:
+                cond = cond & (t[ref.when[0]] == ref.when[1])
+            t = t.mutate(
+                __problem=ibis.ifelse(
+                    cond, f"references a quarantined {ref.table} row", t["__problem"]
+                ),
+                __pcol=ibis.ifelse(cond, ref.column, t["__pcol"]),
+                __pval=ibis.ifelse(cond, t[ref.column].cast("string"), t["__pval"]),
+            )
+        t = eng.materialize(t)
+        ok = t.filter(t["__problem"].isnull())
+        keys = list(spec.key)
+        ranked = ok.mutate(
+            __rank=ibis.row_number().over(
+                group_by=[ok[k] for k in keys],
+                order_by=[ibis.desc(ok["__file"]), ibis.desc(ok["__row"])],
+            )
+        )
+        deduped = ranked.filter(ranked["__rank"] == 0).drop("__rank")
+        bad = t.filter(t["__problem"].notnull())
+        final = eng.materialize(deduped.union(bad))
+        counts = con.execute(
+            final.aggregate(
+                n=final.count(),
+                bad=final["__problem"].notnull().sum(),
+            )
+        ).iloc[0]
+        n_ok = int(counts["n"]) - int(counts["bad"] or 0)
+        n_bad = int(counts["bad"] or 0)
+        dupes = int(con.execute(t.count())) - int(counts["n"])
+        if dupes:
+            build.merged[f"duplicate {name} rows (same {', '.join(keys)})"] = dupes
+        bad_counts[name] = n_bad
+        built[name] = final
+        first = last = None
+        if spec.time_column and n_ok:
+            good = final.filter(final["__problem"].isnull())
+            rng = con.execute(
+                good.aggregate(a=good[spec.time_column].min(), b=good[spec.time_column].max())
+            ).iloc[0]
+            first, last = _iso(rng["a"], tz), _iso(rng["b"], tz)
+        summary.tables.append(TableRows(name, n_ok, n_bad, first, last))
+
+    problems = [
+        t.filter(t["__problem"].notnull()).select(
+            __table=ibis.literal(n),
+            __file=t["__file"],
+            __row=t["__row"],
+            __problem=t["__problem"],
+            __pcol=t["__pcol"],
+            __pval=t["__pval"],
+        )
+        for n, t in built.items()
+        if bad_counts.get(n)
+    ]
+    all_problems = None
+    if problems:
+        all_problems = problems[0]
+        for p in problems[1:]:
+            all_problems = all_problems.union(p)
+        top = con.execute(
+            all_problems.group_by(["__table", "__pcol", "__pval", "__problem"])
+            .aggregate(
+                n=all_problems.count(),
+                f=all_problems["__file"].min(),
+                r=all_problems["__row"].min(),
+            )
+            .order_by([ibis.desc("n"), "__table", "__pcol", "__pval"])
+            .limit(10)
+        )
+        summary.unmapped = [
+            Unmapped(
+                str(row.__table),
+                str(row.__pcol),
+                None if pd.isna(row.__pval) else str(row.__pval),
+                str(row.__problem),
+                int(row.n),
+                str(row.f),
+                int(row.r),
+            )
+            for row in top.itertuples(index=False)
+        ]
+        summary.problem_rows = sum(bad_counts.values())
+
+    summary.merged = dict(build.merged)
+    summary.dropped = dict(build.dropped)
+    summary.notes = list(build.notes)
+    summary.fx_rates = list(build.fx_rates)
+    summary.currencies = dict(build.currencies)
+
+    if summary.problem_rows and not quarantine:
+        lines = [
+            f"{summary.problem_rows:,} row(s) of the {build.source} export did not map; "
+            "nothing was written (fix the mapping, or use --quarantine to import the rest):"
+        ]
+        for u in summary.unmapped:
+            lines.append(
+                f"  {u.file} row {u.row}, column {u.column} {u.value!r}: {u.reason} "
+                f"({u.count:,} row(s) -> {u.table})"
+            )
+        raise SourceMappingError("\n".join(lines), summary)
+    if dry_run or store is None:
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    with tempfile.TemporaryDirectory(prefix="cueva-source-") as tmp:
+        paths: list[Path] = []
+        for name, t in built.items():
+            if not next(x.rows for x in summary.tables if x.table == name):
+                continue
+            good = t.filter(t["__problem"].isnull()).drop(*BOOK)
+            path = Path(tmp) / f"{name}.parquet"
+            eng.to_parquet(good, path)
+            paths.append(path)
+        if on_step:
+            on_step("import")
+        try:
+            result = import_files(store, paths, timezone=build.contract.timezone, force=True)
+        except ImportValidationError as exc:
+            raise ImportValidationError(
+                [
+                    type(e)(f"{e.file} (built from the {build.source} export)", *_rest(e))
+                    for e in exc.errors
+                ],
+                exc.counts,
+            ) from exc
+    summary.imported_rows = result.rows
+    summary.written = True
+    if all_problems is not None:
+        _write_quarantine(store, build.source, con.execute(all_problems))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _rest(e: Any) -> tuple[Any, ...]:
+    return (e.row, e.column, e.value, e.message)
+
+
+def _write_quarantine(store: Store, source: str, frame: pd.DataFrame) -> None:
+    """Replace this source's rows in the store's quarantine table (small: problems only)."""
+    new = pd.DataFrame(
+        {
+            "source": source,
+            "file": frame["__file"].astype(str),
+            "row": frame["__row"].astype("int64"),
+            "table_name": frame["__table"].astype(str),
+            "column_name": frame["__pcol"].astype(str),
+            "value": frame["__pval"].astype("string"),
+            "reason": frame["__problem"].astype(str),
+            "quarantined_at": pd.Timestamp(datetime.now().replace(microsecond=0)),
+        }
+    )
+    con = store.con
+    if QUARANTINE_TABLE in con.list_tables():
+        old = con.table(QUARANTINE_TABLE)
+        keep = old.filter(old.source != source).to_pandas()
+        new = pd.concat([keep, new], ignore_index=True)
+    con.create_table(QUARANTINE_TABLE, new, overwrite=True)
+
+
+def quarantined(store: Store) -> pd.DataFrame:
+    """The rows held back by the last ``--quarantine`` import of each source."""
+    con = store.con
+    if QUARANTINE_TABLE not in con.list_tables():
+        return pd.DataFrame(
+            columns=[
+                "source",
+                "file",
+                "row",
+                "table_name",
+                "column_name",
+                "value",
+                "reason",
+                "quarantined_at",
+            ]
+        )
+    return con.table(QUARANTINE_TABLE).order_by(["source", "file", "row"]).to_pandas()
+
+
+def run_build(
+    source: str,
+    contract: Contract,
+    store: Store | None,
+    fill: Callable[[Build], None],
+    *,
+    source_timezone: str | None = None,
+    dry_run: bool = False,
+    quarantine: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> SourceSummary:
+    """Create an engine, let ``fill`` add tables, then :func:`finish`."""
+    with tempfile.TemporaryDirectory(prefix="cueva-engine-") as tmp:
+        eng = Engine(Path(tmp), source_timezone or contract.timezone)
+        try:
+            build = Build(source, contract, eng)
+            fill(build)
+            return finish(build, store, dry_run=dry_run, quarantine=quarantine, on_step=on_step)
+        finally:
+            eng.close()
+
+
+def existing_ids(store: Store | None, table: str, limit: int = 1_000_000) -> list[str]:
+    """Keys already in the store (for small tables such as owners)."""
+    if store is None:
+        return []
+    key = TABLES[table].key[0]
+    t = store.table(table)
+    return [str(v) for v in t.select(key).limit(limit).to_pyarrow().column(0).to_pylist()]
+
+
+def id_map(build: Build, pairs: list[tuple[ir.Table, str]], deleted: list[ir.Table]) -> ir.Table:
+    """(src, dst): ids of live records to their target id, plus merged-away records
+    (deleted with a master) to their master's target."""
+    live = union_all(p.select(src=p.id, dst=p[col]) for p, col in pairs)
+    live = build.engine.materialize(live, "map")
+    if not deleted:
+        return live
+    dead = union_all(d.select(src=d.id, master=d.master) for d in deleted)
+    via = dead.join(live, dead.master == live.src).select(src=dead.src, dst=live.dst)
+    return build.engine.materialize(live.union(via), "map")
+
+
+def lookup(ids: ir.Table, t: ir.Table, column: str, out: str) -> ir.Table:
+    """``t`` with ``out`` = the mapped id of ``t[column]`` (NULL when unknown)."""
+    m = ids.select(__k=ids.src, __v=ids.dst).distinct(on="__k", keep="first")
+    j = t.left_join(m, t[column] == m["__k"])
+    return j.select(*[j[c] for c in t.columns], **{out: j["__v"]})
+
+
+def union_all(parts: Iterable[ir.Table]) -> ir.Table:
+    items = list(parts)
+    out = items[0]
+    for p in items[1:]:
+        out = out.union(p)
+    return out
+
+
+__all__ = [
+    "QUARANTINE_TABLE",
+    "Build",
+    "Check",
+    "FileRead",
+    "Raw",
+    "SourceMappingError",
+    "SourceSummary",
+    "Stages",
+    "TableRows",
+    "Unmapped",
+    "ValueMap",
+    "boolean",
+    "day",
+    "day_start",
+    "existing_ids",
+    "finish",
+    "flag",
+    "id_map",
+    "lookup",
+    "num",
+    "quarantined",
+    "run_build",
+    "ts",
+]

@@ -1,0 +1,170 @@
+"""The source engine: an embedded DuckDB where exports are read and turned into canonical
+tables. This is the only module of :mod:`cueva.sources` that writes DuckDB SQL; the adapters
+build Ibis expressions over the tables it returns.
+
+The engine is independent of the store: it reads export files (or attaches a warehouse),
+and writes canonical Parquet files that :func:`cueva.importer.import_files` loads into
+whatever backend the store uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import ibis
+import ibis.expr.datatypes as dt
+
+from cueva.errors import CuevaError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+
+class SourceReadError(CuevaError, ValueError):
+    """An export file could not be read (bad encoding, broken quoting, not CSV)."""
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def try_strptime(s: str, fmt: str) -> datetime:  # type: ignore[empty-body]
+    """DuckDB's ``try_strptime``: NULL when ``s`` does not match ``fmt``."""
+
+
+@ibis.udf.scalar.builtin(name="timezone")
+def wall_clock_in(tz: str, ts: datetime) -> dt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
+    """DuckDB's ``timezone(tz, naive)``: the instant when wall clocks in ``tz`` show ``ts``."""
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+class Engine:
+    """An in-memory DuckDB (spilling to ``workdir``) holding one import's source tables."""
+
+    def __init__(self, workdir: Path, timezone: str = "UTC") -> None:
+        self.workdir = workdir
+        self.con = ibis.duckdb.connect()
+        self.raw: duckdb.DuckDBPyConnection = self.con.con
+        self.raw.execute(f"SET temp_directory = {_lit(str(workdir / 'spill'))}")
+        self.raw.execute("SET preserve_insertion_order = true")
+        self.set_timezone(timezone)
+        self._n = 0
+
+    def set_timezone(self, timezone: str) -> None:
+        """Timestamps without an offset are read in ``timezone``."""
+        self.raw.execute(f"SET TimeZone = {_lit(timezone)}")
+
+    def _name(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}_{self._n}"
+
+    def read_csv(
+        self, path: Path, shown: str, *, encoding: str = "utf-8", sep: str | None = None
+    ) -> ir.Table:
+        """``path`` as an all-text table with ``__row`` (the spreadsheet row: header is 1)."""
+        args = [
+            _lit(str(path)),
+            "header = true",
+            "all_varchar = true",
+            "quote = '\"'",
+            "escape = '\"'",
+            "sample_size = -1",
+            "null_padding = false",
+        ]
+        enc = encoding.lower().replace("_", "-")
+        if enc in ("latin-1", "latin1", "iso-8859-1", "cp1252", "windows-1252"):
+            args.append("encoding = 'latin-1'")
+        elif enc in ("utf-16", "utf16"):
+            args.append("encoding = 'utf-16'")
+        elif enc not in ("utf-8", "utf8", "utf-8-sig"):
+            raise SourceReadError(
+                f"{shown}: unsupported encoding {encoding!r} (use utf-8, latin-1 or utf-16)"
+            )
+        if sep:
+            args.append(f"delim = {_lit(sep)}")
+        name = self._name("src")
+        try:
+            self.raw.execute(
+                f"CREATE TABLE {name} AS SELECT CAST(row_number() OVER () + 1 AS BIGINT) AS __row,"
+                f" * FROM read_csv({', '.join(args)})"
+            )
+        except duckdb.Error as exc:
+            raise SourceReadError(f"{shown}: cannot read the file: {_first_line(exc)}") from exc
+        return self.con.table(name)
+
+    def header(self, path: Path, shown: str, *, sep: str | None = None) -> list[str]:
+        """The column names of a CSV file, as the engine reads them."""
+        args = [_lit(str(path)), "header = true", "all_varchar = true", "sample_size = 2048"]
+        if sep:
+            args.append(f"delim = {_lit(sep)}")
+        try:
+            rows = self.raw.execute(
+                f"DESCRIBE SELECT * FROM read_csv({', '.join(args)})"
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise SourceReadError(f"{shown}: cannot read the file: {_first_line(exc)}") from exc
+        return [str(r[0]) for r in rows]
+
+    def attach(self, path: str, alias: str = "wh") -> list[str]:
+        """Attach a DuckDB warehouse file read-only (no copy); returns its table names."""
+        try:
+            self.raw.execute(f"ATTACH {_lit(path)} AS {_q(alias)} (READ_ONLY)")
+            rows = self.raw.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?",
+                [alias],
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise SourceReadError(f"{path}: cannot open the warehouse: {_first_line(exc)}") from exc
+        return [str(r[0]) for r in rows]
+
+    def attached_as_text(self, alias: str, table: str, columns: dict[str, str]) -> ir.Table:
+        """A view over an attached table, ``columns`` (source -> new name) cast to text."""
+        name = self._name("wh")
+        sel = ", ".join(
+            f"NULLIF(CAST({_q(src)} AS VARCHAR), '') AS {_q(dst)}" for src, dst in columns.items()
+        )
+        self.raw.execute(
+            f"CREATE VIEW {name} AS SELECT CAST(row_number() OVER () AS BIGINT) AS __row, {sel} "
+            f"FROM {_q(alias)}.main.{_q(table)}"
+        )
+        return self.con.table(name)
+
+    def from_arrow(self, batches: Any) -> ir.Table:
+        """Load an Arrow record-batch reader (streamed) into a table with ``__row``."""
+        name = self._name("arrow")
+        self.raw.register(name + "_in", batches)
+        try:
+            self.raw.execute(
+                f"CREATE TABLE {name} AS SELECT CAST(row_number() OVER () AS BIGINT) AS __row, * "
+                f"FROM {name}_in"
+            )
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                self.raw.unregister(name + "_in")
+        return self.con.table(name)
+
+    def materialize(self, expr: ir.Table, prefix: str = "b") -> ir.Table:
+        return self.con.create_table(self._name(prefix), expr)
+
+    def to_parquet(self, expr: ir.Table, path: Path) -> None:
+        self.con.to_parquet(expr, path)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.disconnect()
+
+
+__all__ = ["Engine", "SourceReadError", "try_strptime", "wall_clock_in"]

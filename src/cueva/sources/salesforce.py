@@ -1,0 +1,833 @@
+"""Salesforce CSV exports (Data Loader / Data Export Service: one file per object, API field
+names as headers) -> canonical tables.
+
+Objects read (file ``<Object>.csv``, any case): User, Account, Lead, Contact, Opportunity,
+OpportunityHistory, Campaign, CampaignMember, Task, Event, and optionally fx_rates.csv or
+DatedConversionRate.csv. Only Lead (or Contact) is required.
+
+One person per human: a lead converted into a contact and that contact are one person whose
+id is the (earliest) converted lead's Id. Records deleted by a merge (IsDeleted with a
+MasterRecordId) point to their master; other deleted records are dropped and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from cueva.contract import Contract
+from cueva.errors import UsageError
+from cueva.sources._core import (
+    Build,
+    Check,
+    Raw,
+    SourceSummary,
+    ValueMap,
+    boolean,
+    day,
+    day_start,
+    existing_ids,
+    flag,
+    id_map,
+    lookup,
+    num,
+    run_build,
+    ts,
+    union_all,
+)
+from cueva.sources._fx import convert, find_rates_file, read_rates
+from cueva.sources._vocab import DEFAULT_MAPS
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from cueva.store import Store
+
+OBJECTS = (
+    "User",
+    "Account",
+    "Lead",
+    "Contact",
+    "Opportunity",
+    "OpportunityHistory",
+    "Campaign",
+    "CampaignMember",
+    "Task",
+    "Event",
+)
+
+
+def find_objects(folder: Path) -> dict[str, Path]:
+    """Export files by object name (``Lead.csv``, ``lead.csv`` or ``Leads.csv``)."""
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder (expected a Salesforce export folder)")
+    by_stem = {p.stem.lower(): p for p in sorted(folder.iterdir()) if p.suffix.lower() == ".csv"}
+    found: dict[str, Path] = {}
+    for obj in OBJECTS:
+        for stem in (obj.lower(), obj.lower() + "s"):
+            if stem in by_stem:
+                found[obj] = by_stem[stem]
+                break
+    if "Lead" not in found and "Contact" not in found:
+        raise UsageError(
+            f"{folder}: no Lead.csv or Contact.csv here (expected Salesforce export files "
+            "named after their objects: Lead.csv, Contact.csv, Opportunity.csv, ...)"
+        )
+    return found
+
+
+def value_maps(values: Mapping[str, Mapping[str, str | None]] | None) -> dict[str, ValueMap]:
+    values = values or {}
+    unknown = sorted(set(values) - set(DEFAULT_MAPS))
+    if unknown:
+        raise UsageError(
+            f"unknown value map(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULT_MAPS))}"
+        )
+    return {k: ValueMap(k, v).updated(values.get(k)) for k, v in DEFAULT_MAPS.items()}
+
+
+def _alive(r: Raw) -> ir.BooleanValue:
+    return ~boolean(r.col("IsDeleted")).fill_null(False)
+
+
+def build_salesforce(
+    build: Build,
+    folder: Path,
+    *,
+    values: Mapping[str, Mapping[str, str | None]] | None = None,
+    stage_dates: Mapping[str, str] | None = None,
+    store: Store | None = None,
+) -> None:
+    """Add the canonical tables of the export in ``folder`` to ``build``."""
+    files = find_objects(folder)
+    eng = build.engine
+    vm = value_maps(values)
+    stages = build.stages
+    raw: dict[str, Raw] = {}
+    for obj, path in files.items():
+        raw[obj] = Raw(path.name, eng.read_csv(path, path.name))
+        build.raws.append(raw[obj])
+    rates_file = find_rates_file(folder)
+    rates = read_rates(build, rates_file) if rates_file else None
+    home = build.contract.currency
+
+    def base(obj: str, **cols: Callable[[Raw], ir.Value]) -> ir.Table | None:
+        """Materialise the columns an object needs, with id, deleted flag and master."""
+        if obj not in raw:
+            return None
+        r = raw[obj]
+        sel: dict[str, ir.Value] = {
+            "id": r.col("Id"),
+            "alive": _alive(r),
+            "master": r.col("MasterRecordId"),
+            **r.book(),
+        }
+        sel.update({k: f(r) for k, f in cols.items()})
+        return eng.materialize(r.t.select(**sel), obj.lower())
+
+    def dropped(t: ir.Table | None, what: str) -> None:
+        if t is None:
+            return
+        n = build.count(t.filter(~t.alive & t.master.isnull()))
+        m = build.count(t.filter(~t.alive & t.master.notnull()))
+        if n:
+            build.dropped[f"deleted {what}"] = build.dropped.get(f"deleted {what}", 0) + n
+        if m:
+            build.merged[f"merged {what} (pointed to their master record)"] = m
+
+    # ---------------------------------------------------------------- raw objects
+    date_cols = dict(stage_dates or {})
+    lead = base(
+        "Lead",
+        email=lambda r: r.col("Email"),
+        created=lambda r: ts(r.col("CreatedDate")),
+        created_raw=lambda r: r.col("CreatedDate"),
+        status=lambda r: r.col("Status"),
+        source=lambda r: r.col("LeadSource"),
+        owner=lambda r: r.col("OwnerId"),
+        country=lambda r: r.col("Country"),
+        company=lambda r: r.col("Company"),
+        converted=lambda r: boolean(r.col("IsConverted")).fill_null(False),
+        conv_date=lambda r: day_start(r.col("ConvertedDate"), build.contract.timezone),
+        conv_contact=lambda r: r.col("ConvertedContactId"),
+        conv_account=lambda r: r.col("ConvertedAccountId"),
+        conv_opp=lambda r: r.col("ConvertedOpportunityId"),
+        **{
+            f"d_{stage}": (lambda c: lambda r: ts(r.col(c)))(col)
+            for stage, col in date_cols.items()
+        },
+    )
+    contact = base(
+        "Contact",
+        email=lambda r: r.col("Email"),
+        created=lambda r: ts(r.col("CreatedDate")),
+        created_raw=lambda r: r.col("CreatedDate"),
+        source=lambda r: r.col("LeadSource"),
+        owner=lambda r: r.col("OwnerId"),
+        country=lambda r: r.col("MailingCountry"),
+        account=lambda r: r.col("AccountId"),
+    )
+    account = base(
+        "Account",
+        name=lambda r: r.col("Name"),
+        website=lambda r: r.col("Website"),
+        industry=lambda r: r.col("Industry"),
+        country=lambda r: r.col("BillingCountry"),
+        employees=lambda r: r.col("NumberOfEmployees"),
+        owner=lambda r: r.col("OwnerId"),
+        created=lambda r: ts(r.col("CreatedDate")),
+        segment=lambda r: r.col("Segment__c", "Type"),
+    )
+    opp = base(
+        "Opportunity",
+        name=lambda r: r.col("Name"),
+        account=lambda r: r.col("AccountId"),
+        contact=lambda r: r.col("ContactId"),
+        owner=lambda r: r.col("OwnerId"),
+        type=lambda r: r.col("Type"),
+        created=lambda r: ts(r.col("CreatedDate")),
+        created_raw=lambda r: r.col("CreatedDate"),
+        close=lambda r: day(r.col("CloseDate")),
+        stage=lambda r: r.col("StageName"),
+        is_closed=lambda r: boolean(r.col("IsClosed")),
+        is_won=lambda r: boolean(r.col("IsWon")),
+        amount=lambda r: num(r.col("Amount")),
+        amount_raw=lambda r: r.col("Amount"),
+        currency=lambda r: r.col("CurrencyIsoCode").upper(),
+        source=lambda r: r.col("LeadSource"),
+        campaign=lambda r: r.col("CampaignId"),
+        lost_reason=lambda r: r.col("Loss_Reason__c", "LossReason", "Lost_Reason__c"),
+    )
+    user = base(
+        "User",
+        name=lambda r: ibis.coalesce(
+            r.col("Name"), r.col("FirstName").concat(" ", r.col("LastName"))
+        ),
+        email=lambda r: r.col("Email"),
+        manager=lambda r: r.col("ManagerId"),
+        department=lambda r: r.col("Department"),
+    )
+    campaign = base(
+        "Campaign",
+        name=lambda r: r.col("Name"),
+        type=lambda r: r.col("Type"),
+        parent=lambda r: r.col("ParentId"),
+        start=lambda r: day(r.col("StartDate")),
+        end=lambda r: day(r.col("EndDate")),
+        budget=lambda r: num(r.col("BudgetedCost")),
+        owner=lambda r: r.col("OwnerId"),
+    )
+    for t, what in (
+        (lead, "leads"),
+        (contact, "contacts"),
+        (account, "accounts"),
+        (opp, "opportunities"),
+        (campaign, "campaigns"),
+    ):
+        dropped(t, what)
+
+    # ---------------------------------------------------------------- identities
+    # A converted lead's contact is the same person: its id is the earliest such lead.
+    person_pairs: list[tuple[ir.Table, str]] = []
+    dead_people: list[ir.Table] = []
+    head = None
+    if lead is not None:
+        conv = lead.filter(lead.alive & lead.converted & lead.conv_contact.notnull())
+        ranked = conv.mutate(
+            __rank=ibis.row_number().over(
+                group_by=conv.conv_contact, order_by=[conv.created, conv.id]
+            )
+        )
+        head = eng.materialize(
+            ranked.filter(ranked["__rank"] == 0).select(
+                contact=ranked.conv_contact, lead=ranked.id
+            ),
+            "head",
+        )
+        lj = lead.filter(lead.alive)
+        lj = lj.left_join(head, lj.conv_contact == head.contact).select(
+            id=lj.id, pid=ibis.coalesce(head.lead, lj.id)
+        )
+        person_pairs.append((lj, "pid"))
+        dead_people.append(lead.filter(~lead.alive & lead.master.notnull()))
+    if contact is not None:
+        cj = contact.filter(contact.alive)
+        if head is not None:
+            cj = cj.left_join(head, cj.id == head.contact).select(
+                id=cj.id, pid=ibis.coalesce(head.lead, cj.id)
+            )
+        else:
+            cj = cj.select(id=cj.id, pid=cj.id)
+        person_pairs.append((cj, "pid"))
+        dead_people.append(contact.filter(~contact.alive & contact.master.notnull()))
+    people_ids = id_map(build, person_pairs, dead_people)
+
+    account_ids = None
+    if account is not None:
+        a = account.filter(account.alive).select(id=account.id, dst=account.id)
+        account_ids = id_map(
+            build, [(a, "dst")], [account.filter(~account.alive & account.master.notnull())]
+        )
+
+    def account_of(t: ir.Table, column: str) -> tuple[ir.Table, list[Check]]:
+        if account_ids is None:
+            return t.mutate(account_id=ibis.null("string")), []
+        t = lookup(account_ids, t, column, "account_id")
+        return t, [
+            Check(
+                t[column].notnull() & t.account_id.isnull(),
+                "AccountId",
+                t[column],
+                "unknown account id (not in Account.csv, or deleted)",
+            )
+        ]
+
+    # ---------------------------------------------------------------- owners
+    if user is not None:
+        team, _ = vm["department"].apply(user.department)
+        u = user.filter(user.alive)
+        team, _ = vm["department"].apply(u.department)
+        build.add(
+            "owners",
+            u.select(
+                owner_id=u.id,
+                name=u.name,
+                team=ibis.coalesce(team, u.department.lower(), ibis.literal("unassigned")),
+                manager_id=u.manager,
+                email=u.email,
+                __file=u["__file"],
+                __row=u["__row"],
+            ),
+        )
+    refs = [
+        t.select(owner=t.owner) for t in (lead, contact, account, opp, campaign) if t is not None
+    ]
+    for obj in ("Task", "Event"):
+        if obj in raw:
+            r = raw[obj]
+            refs.append(r.t.select(owner=r.col("OwnerId")))
+    if refs:
+        referenced = union_all(refs).filter(ibis._.owner.notnull()).distinct()
+        known = existing_ids(store, "owners")
+        if known:
+            referenced = referenced.filter(~referenced.owner.isin(known))
+        if user is not None:
+            referenced = referenced.filter(~referenced.owner.isin(user.id))
+        referenced = eng.materialize(referenced, "owners")
+        n = build.count(referenced)
+        if n:
+            build.notes.append(
+                f"{n} owner id(s) are not in User.csv nor in the store (queues or missing "
+                "users): added as owners with team 'unassigned'"
+            )
+            build.add(
+                "owners",
+                referenced.select(
+                    owner_id=referenced.owner,
+                    team=ibis.literal("unassigned"),
+                    __file=ibis.literal("(owner ids referenced by the export)"),
+                    __row=ibis.literal(0).cast("int64"),
+                ),
+            )
+
+    # ---------------------------------------------------------------- accounts
+    if account is not None:
+        a = account.filter(account.alive)
+        domain = (
+            a.website.lower()
+            .re_replace(r"^[a-z]+://", "")
+            .re_replace(r"^www\.", "")
+            .re_replace(r"/.*$", "")
+        )
+        employees = a.employees.try_cast("int64")
+        build.add(
+            "accounts",
+            a.select(
+                account_id=a.id,
+                name=a.name,
+                domain=domain,
+                industry=a.industry,
+                segment=a.segment,
+                country=a.country,
+                employees=employees,
+                owner_id=a.owner,
+                created_at=a.created,
+                __file=a["__file"],
+                __row=a["__row"],
+                **flag(
+                    Check(
+                        a.employees.notnull() & employees.isnull(),
+                        "NumberOfEmployees",
+                        a.employees,
+                        "not a whole number",
+                    )
+                ),
+            ),
+        )
+
+    # ---------------------------------------------------------------- people
+    people_parts: list[ir.Table] = []
+    if lead is not None:
+        lh = lead.filter(lead.alive)
+        lh = lookup(people_ids, lh, "id", "pid")
+        lh = lh.filter(lh.pid == lh.id)
+        if contact is not None:
+            c = contact.select(
+                c_id=contact.id,
+                c_email=contact.email,
+                c_account=contact.account,
+                c_owner=contact.owner,
+            )
+            lh = lh.left_join(c, lh.conv_contact == c.c_id).select(
+                *[lh[x] for x in lh.columns], c.c_email, c.c_account, c.c_owner
+            )
+            acct_src = ibis.coalesce(lh.conv_account, lh.c_account)
+            email = ibis.coalesce(lh.email, lh.c_email)
+            owner = ibis.coalesce(lh.c_owner, lh.owner)
+        else:
+            acct_src = lh.conv_account
+            email = lh.email
+            owner = lh.owner
+        lh = lh.mutate(__acct=acct_src, __email=email, __owner=owner)
+        lh, acct_checks = account_of(lh, "__acct")
+        channel, unmapped = vm["channel"].apply(lh.source)
+        people_parts.append(
+            lh.select(
+                person_id=lh.id,
+                account_id=lh.account_id,
+                email=lh["__email"],
+                created_at=lh.created,
+                lead_source=lh.source,
+                channel=channel,
+                owner_id=lh["__owner"],
+                country=lh.country,
+                company=lh.company,
+                crm_object=ibis.literal("Lead"),
+                __file=lh["__file"],
+                __row=lh["__row"],
+                **flag(
+                    Check(lh.created.isnull(), "CreatedDate", lh.created_raw, "not a timestamp"),
+                    Check(unmapped, "LeadSource", lh.source, "lead source with no channel"),
+                    *acct_checks,
+                ),
+            )
+        )
+    if contact is not None:
+        ch = contact.filter(contact.alive)
+        ch = lookup(people_ids, ch, "id", "pid")
+        ch = ch.filter(ch.pid == ch.id)
+        ch, acct_checks = account_of(ch, "account")
+        channel, unmapped = vm["channel"].apply(ch.source)
+        people_parts.append(
+            ch.select(
+                person_id=ch.id,
+                account_id=ch.account_id,
+                email=ch.email,
+                created_at=ch.created,
+                lead_source=ch.source,
+                channel=channel,
+                owner_id=ch.owner,
+                country=ch.country,
+                company=ibis.null("string"),
+                crm_object=ibis.literal("Contact"),
+                __file=ch["__file"],
+                __row=ch["__row"],
+                **flag(
+                    Check(ch.created.isnull(), "CreatedDate", ch.created_raw, "not a timestamp"),
+                    Check(unmapped, "LeadSource", ch.source, "lead source with no channel"),
+                    *acct_checks,
+                ),
+            )
+        )
+    for p in people_parts:
+        build.add("people", p)
+    alive_people = sum(build.count(t.filter(t.alive)) for t in (lead, contact) if t is not None)
+    rows_people = sum(build.count(p) for p in people_parts)
+    if alive_people > rows_people:
+        build.merged["lead/contact records merged into one person (converted leads)"] = (
+            alive_people - rows_people
+        )
+
+    # Person stage events from lead status.
+    if lead is not None:
+        lv = lead.filter(lead.alive)
+        lv = lookup(people_ids, lv, "id", "pid")
+        target, unmapped = vm["lead_status"].apply(lv.status)
+        events = {
+            str(t): stages.event(t, "person")
+            for t in set(vm["lead_status"].mapping.values())
+            if t is not None
+        }
+        skipped = sorted(t for t, e in events.items() if e is None)
+        if skipped:
+            build.notes.append(
+                "lead status target(s) "
+                + ", ".join(skipped)
+                + " are not person stages of the contract: no stage events for them"
+            )
+        status_events = {t: e for t, e in events.items() if e is not None}
+        event = (
+            target.substitute(status_events, else_=ibis.null("string"))
+            if status_events
+            else ibis.null("string")
+        )
+        dated = [
+            (event == stages.event(stage, "person"), lv[f"d_{stage}"])
+            for stage in date_cols
+            if stages.event(stage, "person")
+        ]
+        first_event = stages.event(stages.first, "person")
+        when = ibis.cases(
+            (event == first_event, lv.created),
+            *dated,
+            else_=ibis.null("timestamp('UTC')"),
+        )
+        when = ibis.coalesce(when, ibis.ifelse(lv.converted, lv.conv_date, lv.created), lv.created)
+        ev = lv.select(
+            entity_type=ibis.literal("person"),
+            entity_id=lv.pid,
+            stage=event,
+            entered_at=when,
+            __file=lv["__file"],
+            __row=lv["__row"],
+            __unmapped=unmapped,
+            __status=lv.status,
+        )
+        ev = ev.filter(ev.stage.notnull() | ev["__unmapped"])
+        build.add(
+            "stage_events",
+            ev.mutate(
+                **flag(
+                    Check(ev["__unmapped"], "Status", ev["__status"], "lead status with no stage")
+                )
+            ).drop("__unmapped", "__status"),
+        )
+        if not date_cols:
+            build.notes.append(
+                "lead stage events are dated at conversion (converted leads) or creation; "
+                "give --stage-date STAGE=Field__c for a field that holds a stage's date"
+            )
+
+    # ---------------------------------------------------------------- campaigns
+    campaign_channel = None
+    if campaign is not None:
+        cm = campaign.filter(campaign.alive)
+        channel, unmapped = vm["campaign_type"].apply(cm.type)
+        cm = cm.mutate(channel=channel, __unmapped=unmapped)
+        cm = eng.materialize(cm, "campaign")
+        campaign_channel = cm.select(cid=cm.id, cchannel=cm.channel)
+        build.add(
+            "campaigns",
+            cm.select(
+                campaign_id=cm.id,
+                name=cm.name,
+                channel=cm.channel,
+                type=cm.type,
+                parent_id=cm.parent,
+                start_date=cm.start,
+                end_date=cm.end,
+                budget=cm.budget,
+                __file=cm["__file"],
+                __row=cm["__row"],
+                **flag(
+                    Check(cm.type.isnull(), "Type", cm.type, "campaign without a Type (channel)"),
+                    Check(cm["__unmapped"], "Type", cm.type, "campaign type with no channel"),
+                ),
+            ),
+        )
+
+    # ---------------------------------------------------------------- opportunities
+    opp_rate = None
+    if opp is not None:
+        o = opp.filter(opp.alive)
+        deals = o.select(
+            id=o.id,
+            currency=o.currency,
+            on_date=ibis.coalesce(o.close, o.created.date()),
+            amount=o.amount,
+        )
+        opp_rate = convert(build, deals, rates)
+        o = o.left_join(opp_rate, o.id == opp_rate.id).select(
+            *[o[c] for c in o.columns],
+            amount_converted=opp_rate.amount_converted,
+            fx_missing=opp_rate.fx_missing,
+        )
+        if lead is not None:
+            lconv = lead.filter(lead.alive & lead.conv_opp.notnull())
+            lconv = lookup(people_ids, lconv, "id", "pid")
+            by_opp = lconv.select(lopp=lconv.conv_opp, lpid=lconv.pid).distinct(
+                on="lopp", keep="first"
+            )
+            o = o.left_join(by_opp, o.id == by_opp.lopp).select(
+                *[o[c] for c in o.columns], by_opp.lpid
+            )
+        else:
+            o = o.mutate(lpid=ibis.null("string"))
+        o = lookup(people_ids, o, "contact", "cpid")
+        o, acct_checks = account_of(o, "account")
+        stage, stage_unmapped = vm["opportunity_stage"].apply(o.stage)
+        otype, type_unmapped = vm["opportunity_type"].apply(o.type)
+        convert_fx = rates is not None
+        extras: dict[str, Any] = {}
+        if convert_fx:
+            extras = {
+                "amount_original": o.amount,
+                "currency_original": ibis.coalesce(o.currency, ibis.literal(home)),
+            }
+        build.add(
+            "opportunities",
+            o.select(
+                opportunity_id=o.id,
+                account_id=o.account_id,
+                person_id=ibis.coalesce(o.cpid, o.lpid),
+                owner_id=o.owner,
+                type=otype,
+                created_at=o.created,
+                close_date=o.close,
+                stage=stage,
+                is_closed=ibis.coalesce(o.is_closed, stage.isin(["won", "lost"])),
+                is_won=ibis.coalesce(o.is_won, stage == "won"),
+                amount=o.amount_converted if convert_fx else o.amount,
+                currency=ibis.literal(home)
+                if convert_fx
+                else ibis.coalesce(o.currency, ibis.literal(home)),
+                lost_reason=o.lost_reason,
+                name=o.name,
+                lead_source=o.source,
+                campaign_id=o.campaign,
+                crm_stage=o.stage,
+                **extras,
+                __file=o["__file"],
+                __row=o["__row"],
+                **flag(
+                    Check(o.created.isnull(), "CreatedDate", o.created_raw, "not a timestamp"),
+                    Check(stage_unmapped, "StageName", o.stage, "opportunity stage not mapped"),
+                    Check(type_unmapped, "Type", o.type, "opportunity type not mapped"),
+                    Check(
+                        o.amount_raw.notnull() & o.amount.isnull(),
+                        "Amount",
+                        o.amount_raw,
+                        "not a number",
+                    ),
+                    Check(
+                        o.fx_missing,
+                        "CurrencyIsoCode",
+                        o.currency,
+                        "no fx rate for this currency dated on or before the close date",
+                    ),
+                    Check(
+                        o.contact.notnull() & o.cpid.isnull(),
+                        "ContactId",
+                        o.contact,
+                        "unknown contact id",
+                    ),
+                    *acct_checks,
+                ),
+            ),
+        )
+
+    if "OpportunityHistory" in raw and opp is not None and opp_rate is not None:
+        r = raw["OpportunityHistory"]
+        h = r.t.select(
+            id=r.col("Id"),
+            alive=_alive(r),
+            opp=r.col("OpportunityId"),
+            changed=ts(r.col("CreatedDate")),
+            changed_raw=r.col("CreatedDate"),
+            stage=r.col("StageName"),
+            amount=num(r.col("Amount")),
+            close=day(r.col("CloseDate")),
+            **r.book(),
+        )
+        live_opps = opp.filter(opp.alive).id
+        gone = h.filter(~h.alive | ~h.opp.isin(live_opps))
+        n_gone = build.count(gone)
+        if n_gone:
+            build.dropped["opportunity history rows of deleted opportunities"] = n_gone
+        h = h.filter(h.alive & h.opp.isin(live_opps))
+        h = h.left_join(opp_rate, h.opp == opp_rate.id).select(
+            *[h[c] for c in h.columns], rate=opp_rate.rate
+        )
+        h = eng.materialize(h, "history")
+        stage, unmapped = vm["opportunity_stage"].apply(h.stage)
+        amount = h.amount / h.rate if rates is not None else h.amount
+        amount = ibis.coalesce(amount, h.amount) if rates is not None else amount
+        problems = flag(
+            Check(h.changed.isnull(), "CreatedDate", h.changed_raw, "not a timestamp"),
+            Check(unmapped, "StageName", h.stage, "opportunity stage not mapped"),
+        )
+        build.add(
+            "opportunity_history",
+            h.select(
+                opportunity_id=h.opp,
+                changed_at=h.changed,
+                stage=stage,
+                amount=amount,
+                close_date=h.close,
+                __file=h["__file"],
+                __row=h["__row"],
+                **problems,
+            ),
+        )
+        opp_events = {
+            str(t): e
+            for t in set(vm["opportunity_stage"].mapping.values())
+            if t is not None and (e := stages.event(t, "opportunity")) is not None
+        }
+        if opp_events:
+            ev_stage = stage.substitute(opp_events, else_=ibis.null("string"))
+            ev = h.select(
+                entity_type=ibis.literal("opportunity"),
+                entity_id=h.opp,
+                stage=ev_stage,
+                entered_at=h.changed,
+                __file=h["__file"],
+                __row=h["__row"],
+                **problems,
+            )
+            build.add("stage_events", ev.filter(ev.stage.notnull() | ev["__problem"].notnull()))
+
+    # ---------------------------------------------------------------- touchpoints
+    if "CampaignMember" in raw:
+        r = raw["CampaignMember"]
+        m = r.t.select(
+            id=r.col("Id"),
+            alive=_alive(r),
+            who=ibis.coalesce(r.col("ContactId"), r.col("LeadId")),
+            campaign=r.col("CampaignId"),
+            created=ts(r.col("CreatedDate")),
+            created_raw=r.col("CreatedDate"),
+            responded=boolean(r.col("HasResponded")).fill_null(False),
+            first_responded=day_start(r.col("FirstRespondedDate"), build.contract.timezone),
+            status=r.col("Status"),
+            **r.book(),
+        )
+        n_dead = build.count(m.filter(~m.alive))
+        if n_dead:
+            build.dropped["deleted campaign members"] = n_dead
+        m = m.filter(m.alive)
+        m = lookup(people_ids, m, "who", "pid")
+        if campaign_channel is not None:
+            m = m.left_join(campaign_channel, m.campaign == campaign_channel.cid).select(
+                *[m[c] for c in m.columns], campaign_channel.cid, campaign_channel.cchannel
+            )
+        else:
+            m = m.mutate(cid=ibis.null("string"), cchannel=ibis.null("string"))
+        build.add(
+            "touchpoints",
+            m.select(
+                touchpoint_id=m.id,
+                person_id=m.pid,
+                campaign_id=m.campaign,
+                channel=ibis.coalesce(m.cchannel, ibis.literal("other")),
+                touch_type=ibis.ifelse(m.responded, "responded", "member"),
+                occurred_at=ibis.ifelse(
+                    m.responded & m.first_responded.notnull(), m.first_responded, m.created
+                ),
+                member_status=m.status,
+                __file=m["__file"],
+                __row=m["__row"],
+                **flag(
+                    Check(m.created.isnull(), "CreatedDate", m.created_raw, "not a timestamp"),
+                    Check(m.pid.isnull(), "LeadId/ContactId", m.who, "unknown lead or contact"),
+                    Check(
+                        m.campaign.notnull() & m.cid.isnull(),
+                        "CampaignId",
+                        m.campaign,
+                        "unknown campaign id",
+                    ),
+                ),
+            ),
+        )
+
+    # ---------------------------------------------------------------- activities
+    live_opp_ids = opp.filter(opp.alive).id if opp is not None else None
+    for obj in ("Task", "Event"):
+        if obj not in raw:
+            continue
+        r = raw[obj]
+        if obj == "Task":
+            kind = ibis.coalesce(r.col("TaskSubtype"), r.col("Type"), ibis.literal("task"))
+            when = ibis.coalesce(ts(r.col("CompletedDateTime")), ts(r.col("CreatedDate")))
+        else:
+            kind = ibis.coalesce(r.col("Type"), ibis.literal("meeting"))
+            when = ibis.coalesce(
+                ts(r.col("ActivityDateTime")), ts(r.col("StartDateTime")), ts(r.col("CreatedDate"))
+            )
+        sub = r.col("TaskSubtype")
+        a = r.t.select(
+            id=r.col("Id"),
+            alive=_alive(r),
+            who=r.col("WhoId"),
+            what=r.col("WhatId"),
+            owner=r.col("OwnerId"),
+            kind=kind.lower(),
+            auto=ibis.coalesce(sub.isin(["ListEmail", "Cadence"]), False),
+            when=when,
+            when_raw=r.col("CreatedDate"),
+            **r.book(),
+        )
+        n_dead = build.count(a.filter(~a.alive))
+        if n_dead:
+            build.dropped[f"deleted {obj.lower()}s"] = n_dead
+        a = a.filter(a.alive)
+        a = lookup(people_ids, a, "who", "pid")
+        opp_id = (
+            ibis.ifelse(a.what.isin(live_opp_ids), a.what, ibis.null("string"))
+            if live_opp_ids is not None
+            else ibis.null("string")
+        )
+        build.add(
+            "activities",
+            a.select(
+                activity_id=a.id,
+                person_id=a.pid,
+                opportunity_id=opp_id,
+                owner_id=a.owner,
+                type=a.kind,
+                is_automated=a.auto,
+                occurred_at=a.when,
+                crm_object=ibis.literal(obj),
+                __file=a["__file"],
+                __row=a["__row"],
+                **flag(
+                    Check(a.when.isnull(), "CreatedDate", a.when_raw, "not a timestamp"),
+                    Check(
+                        a.who.notnull() & a.pid.isnull(), "WhoId", a.who, "unknown lead or contact"
+                    ),
+                ),
+            ),
+        )
+
+
+def import_salesforce(
+    store: Store | None,
+    folder: Path | str,
+    contract: Contract,
+    *,
+    values: Mapping[str, Mapping[str, str | None]] | None = None,
+    stage_dates: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    quarantine: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> SourceSummary:
+    """Import a Salesforce export folder. Timestamps in the export carry their offset (UTC
+    ``Z``); dates are calendar dates. With ``dry_run`` (or no store) nothing is written."""
+    return run_build(
+        "salesforce",
+        contract,
+        store,
+        lambda b: build_salesforce(
+            b, Path(folder), values=values, stage_dates=stage_dates, store=store
+        ),
+        source_timezone="UTC",
+        dry_run=dry_run,
+        quarantine=quarantine,
+        on_step=on_step,
+    )
+
+
+__all__ = ["OBJECTS", "build_salesforce", "find_objects", "import_salesforce", "value_maps"]
