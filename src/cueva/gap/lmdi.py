@@ -81,7 +81,17 @@ def lmdi(x0: npt.ArrayLike, x1: npt.ArrayLike) -> FloatArray:
 
     # Regular case: both aggregates positive. Logs are taken of safe (1.0) stand-ins elsewhere.
     both = (pos0 & pos1)[..., None]
-    ln_ratio = np.where(both, np.log(np.where(both, a1, 1.0)) - np.log(np.where(both, a0, 1.0)), 0)
+    safe0 = np.where(both, a0, 1.0)
+    safe1 = np.where(both, a1, 1.0)
+    # Close values: log1p of the relative change (the difference is exact, so a 1e-15 change
+    # keeps its size and sign); far apart: the difference of the logs.
+    rel = (safe1 - safe0) / safe0
+    close = np.abs(rel) < 0.5
+    ln_ratio = np.where(
+        both,
+        np.where(close, np.log1p(np.where(close, rel, 0.0)), np.log(safe1) - np.log(safe0)),
+        0.0,
+    )
     # ln(V1/V0) as the sum of the factor log ratios keeps the identity exact in floating point
     # up to rounding, and the sinh form of L keeps it stable when V1 is close to V0.
     s = np.sum(ln_ratio, axis=-1)
