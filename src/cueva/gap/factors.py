@@ -64,7 +64,12 @@ class Factor:
     stage: str | None = None
 
 
-def _short(stage: str) -> str:
+_SHORT_ES = {"opportunity": "oportunidad", "won": "ganada", "lead": "lead"}
+
+
+def _short(stage: str, lang: str = "en") -> str:
+    if lang == "es" and stage in _SHORT_ES:
+        return _SHORT_ES[stage]
     return _SHORT.get(stage, stage.replace("_", " "))
 
 
@@ -96,7 +101,7 @@ def funnel_factors(
     out: list[Factor] = [
         Factor(
             "leads",
-            labels["leads"].format(stage=_short(first.name)),
+            labels["leads"].format(stage=_short(first.name, lang)),
             first.owner,
             "volume",
             first.name,
@@ -107,7 +112,9 @@ def funnel_factors(
     for prev, stage in itertools.pairwise(stages):
         is_last = stage.name == last.name
         key = "win_rate" if is_last else f"{stage.name}_rate"
-        label = labels["win_rate"] if is_last else labels["rate"].format(stage=_short(stage.name))
+        label = (
+            labels["win_rate"] if is_last else labels["rate"].format(stage=_short(stage.name, lang))
+        )
         owner = prev.owner if prev.owner == stage.owner else "shared"
         out.append(Factor(key, label, owner, "rate", stage.name))
     out.append(Factor("deal_size", labels["deal_size"], last.owner, "money", last.name))
