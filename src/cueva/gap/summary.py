@@ -175,13 +175,14 @@ def summary(result: GapResult) -> str:
                 owner=owner,
             )
         )
-    parts: list[str] = []
+    parts: list[str] = list(moves)
     if steady:
+        order = list(result.factors["label"])
+        steady.sort(key=order.index)  # funnel order
         verb = t["were"] if len(steady) > 1 else t["was"]
         key = "steady_plan" if is_plan else "steady_period"
         verb2 = "cambiaron" if len(steady) > 1 else "cambió"
         parts.append(t[key].format(labels=_join(steady, lang), verb=verb, verb2=verb2))
-    parts.extend(moves)
     body = "; ".join(parts)
     out = [head]
     if body:
