@@ -27,6 +27,7 @@ from cueva.metrics.funnel import (
     stage_entries,
     stage_times,
 )
+from cueva.metrics.registry import METRICS
 from cueva.periods import parse_period, period_from_range
 from cueva.workspace import Workspace
 from tests import funnel_data
@@ -343,13 +344,13 @@ def test_open_pipeline_and_coverage(ws: Workspace) -> None:
     r = p.iloc[0]
     # as of March 31: O4 2000 and O6 1500 are open, O7 700 closes only in April
     assert r.as_of == date(2026, 3, 31)
-    assert (r.open_deals, r.open_amount) == (3, 4200)
+    assert (r.open_deals, r.open_pipeline) == (3, 4200)
     assert r.pipeline_coverage == pytest.approx(0.42)
     monthly = open_pipeline(ws.store(), ws.contract, Q1, grain="month")
     # Jan 31: O1 (O5 closed Jan 20). Feb 28: O2 3000, O3 500, O6 1500 (O1 closed Feb 14)
     assert list(monthly["as_of"]) == [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)]
     assert list(monthly["open_deals"]) == [1, 3, 3]
-    assert list(monthly["open_amount"]) == [1000, 5000, 4200]
+    assert list(monthly["open_pipeline"]) == [1000, 5000, 4200]
     assert monthly["pipeline_coverage"].isna().all()
     # a deal is open on the day it is created: as of Feb 10, O1 and O2 (created that day)
     mid = open_pipeline(ws.store(), ws.contract, period_from_range("2026-02-01", "2026-02-10"))
@@ -360,7 +361,7 @@ def test_open_pipeline_and_coverage(ws: Workspace) -> None:
 
 def test_pipeline_by_channel(ws: Workspace) -> None:
     p = open_pipeline(ws.store(), ws.contract, Q1, by="channel", target=10000)
-    got = dict(zip(p["channel"], p["open_amount"], strict=True))
+    got = dict(zip(p["channel"], p["open_pipeline"], strict=True))
     # O4 (no person, none) 2000; O6 (P4, events) 1500; O7 (P1, ads) 700
     assert got == {"(none)": 2000, "ads": 700, "events": 1500}
     assert dict(zip(p["channel"], p["pipeline_coverage"], strict=True))["ads"] == 0.07
@@ -383,6 +384,9 @@ def test_funnel_report_sections(ws: Workspace) -> None:
     assert list(s["median_days"][:4]) == pytest.approx([5.0, 1.5, 6 + 2 / 24, 29.5])
     assert r["deals"].iloc[0].win_rate == 0.75
     assert r["pipeline"].iloc[0].pipeline_coverage == pytest.approx(0.42)
+    # a metric's name is its column, in the section the registry says
+    for m in METRICS.values():
+        assert m.name in r[m.section].columns, m.name
 
 
 def test_default_period_is_the_whole_data_range(ws: Workspace) -> None:

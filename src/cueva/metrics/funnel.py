@@ -27,8 +27,10 @@ Common arguments of the metric functions:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -451,35 +453,60 @@ def _period_conversion(q: _Query, counts: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values([*cols, "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
 
 
-def _link(a: Stage, b: Stage) -> str:
-    """The column that links an entry into A with an entry into B of the same journey."""
-    ta, tb = a.entry.entity_type, b.entry.entity_type
-    if ta == tb:
-        return "entity_id"
-    return "person_id"
+def _boundary(contract: Contract) -> int:
+    """Position of the first opportunity stage that follows a person stage (-1 if none):
+    the step into it links a person to their opportunities through ``person_id``."""
+    stages = contract.funnel.stages
+    for i in range(1, len(stages)):
+        if (
+            stages[i].entry.entity_type == "opportunity"
+            and stages[i - 1].entry.entity_type == "person"
+        ):
+            return i
+    return -1
 
 
-def _pair_table(q: _Query, e: ir.Table, a: Stage, b: Stage, side: str) -> ir.Table:
-    """Entries into A joined with the linked first entry into B.
+def _pair_table(q: _Query, e: ir.Table, side: str) -> ir.Table:
+    """Entries joined with the linked entry of the next (or previous) stage, for every pair
+    of consecutive stages at once; ``_pair`` is the position of the pair's first stage.
 
-    ``side="a"``: one row per entry into A in the period (the cohort), with ``_b_at`` the
-    first linked entry into B (null when none). ``side="b"``: one row per entry into B in the
-    period, with ``_a_at`` the linked entry into A (null when none).
+    ``side="a"``: one row per entry into a stage A (not the last) in the period (the cohort),
+    with ``_a_at`` and ``_b_at``, the first linked entry into the next stage B (null when
+    none). ``side="b"``: one row per entry into a stage B (not the first) in the period, with
+    ``_b_at`` and ``_a_at``, the linked entry into the stage before it (null when none).
+
+    The link is the entity itself when A and B are stages of one entity type, else the
+    ``person_id`` (a person stage followed by an opportunity stage).
     """
-    link = _link(a, b)
-    ea = e.filter(e.stage == a.name)
-    eb = e.filter(e.stage == b.name)
+    boundary = _boundary(q.contract)
+    last = len(q.contract.funnel.stages) - 1
+    e = e.mutate(
+        _next_key=(e.stage_order == boundary - 1).ifelse(e.person_id, e.entity_id),
+        _prev_key=(e.stage_order == boundary).ifelse(e.person_id, e.entity_id),
+    )
     if side == "a":
-        ea = ea.filter(q.in_period(ea.entered_at))
-        bb = eb.filter(eb[link].notnull()).group_by(link).aggregate(_b_at=eb.entered_at.min())
-        bb = bb.rename(_b_link=link)
-        j = ea.left_join(bb, ea[link] == bb._b_link)
-        return j.mutate(_a_at=j.entered_at)
-    eb = eb.filter(q.in_period(eb.entered_at))
-    aa = ea.filter(ea[link].notnull()).group_by(link).aggregate(_a_at=ea.entered_at.min())
-    aa = aa.rename(_a_link=link)
-    j = eb.left_join(aa, eb[link] == aa._a_link)
-    return j.mutate(_b_at=j.entered_at)
+        ea = e.filter(q.in_period(e.entered_at) & (e.stage_order < last))
+        eb = e.filter((e.stage_order > 0) & e._prev_key.notnull())
+        bb = eb.group_by(["stage_order", "_prev_key"]).aggregate(_b_at=eb.entered_at.min())
+        bb = bb.select(_b_pair=bb.stage_order - 1, _b_key=bb._prev_key, _b_at=bb._b_at)
+        j = ea.left_join(bb, (ea.stage_order == bb._b_pair) & (ea._next_key == bb._b_key))
+        return j.mutate(_a_at=j.entered_at, _pair=j.stage_order)
+    eb = e.filter(q.in_period(e.entered_at) & (e.stage_order > 0))
+    ea = e.filter((e.stage_order < last) & e._next_key.notnull())
+    aa = ea.group_by(["stage_order", "_next_key"]).aggregate(_a_at=ea.entered_at.min())
+    aa = aa.select(_a_pair=aa.stage_order + 1, _a_key=aa._next_key, _a_at=aa._a_at)
+    j = eb.left_join(aa, (eb.stage_order == aa._a_pair) & (eb._prev_key == aa._a_key))
+    return j.mutate(_b_at=j.entered_at, _pair=j.stage_order - 1)
+
+
+def _name_pairs(q: _Query, raw: pd.DataFrame) -> pd.DataFrame:
+    """``raw`` with ``from_stage``/``to_stage`` named from its ``_pair`` positions."""
+    names = [s.name for s in q.contract.funnel.stages]
+    raw = raw.copy()
+    pos = raw["_pair"].astype("int64")
+    raw["from_stage"] = pos.map(dict(enumerate(names)))
+    raw["to_stage"] = (pos + 1).map(dict(enumerate(names)))
+    return raw.drop(columns="_pair")
 
 
 def _days(later: ir.Value, earlier: ir.Value) -> ir.FloatingValue:
@@ -520,18 +547,11 @@ def _window(contract: Contract, window_days: int | None) -> int:
 
 
 def _cohort(q: _Query, e: ir.Table, window: int) -> pd.DataFrame:
-    parts = []
-    for a, b in _pairs(q.contract):
-        j = _pair_table(q, e, a, b, "a")
-        reached = j._b_at.notnull() & (j._b_at <= j._a_at + ibis.interval(days=window))
-        j, cols = q.group(j.mutate(_reached=reached), j._a_at)
-        agg = (
-            j.group_by(cols).aggregate(cohort=j.count(), reached=j._reached.sum())
-            if cols
-            else (j.aggregate(cohort=j.count(), reached=j._reached.sum()))
-        )
-        parts.append(agg.mutate(from_stage=ibis.literal(a.name), to_stage=ibis.literal(b.name)))
-    raw = _execute(ibis.union(*parts, distinct=False))
+    j = _pair_table(q, e, "a")
+    reached = j._b_at.notnull() & (j._b_at <= j._a_at + ibis.interval(days=window))
+    j, cols = q.group(j.mutate(_reached=reached), j._a_at)
+    agg = j.group_by([*cols, "_pair"]).aggregate(cohort=j.count(), reached=j._reached.sum())
+    raw = _name_pairs(q, _execute(agg))
     return _complete_pairs(
         q, raw, {"cohort": 0, "reached": 0}, "conversion_cohort", "reached", "cohort"
     )
@@ -594,21 +614,14 @@ def stage_times(
 
 
 def _times(q: _Query, e: ir.Table) -> pd.DataFrame:
-    parts = []
-    for a, b in _pairs(q.contract):
-        j = _pair_table(q, e, a, b, "b")
-        j = j.filter(j._a_at.notnull() & (j._a_at <= j._b_at))
-        j = j.mutate(_d=_days(j._b_at, j._a_at))
-        j, cols = q.group(j, j._b_at)
-        metrics = {
-            "pairs": j.count(),
-            "median_days": j._d.quantile(0.5),
-            "p90_days": j._d.quantile(0.9),
-        }
-        agg = j.group_by(cols).aggregate(**metrics) if cols else j.aggregate(**metrics)
-        parts.append(agg.mutate(from_stage=ibis.literal(a.name), to_stage=ibis.literal(b.name)))
-    raw = _execute(ibis.union(*parts, distinct=False))
-    raw = raw[raw["pairs"] > 0]
+    j = _pair_table(q, e, "b")
+    j = j.filter(j._a_at.notnull() & (j._a_at <= j._b_at))
+    j = j.mutate(_d=_days(j._b_at, j._a_at))
+    j, cols = q.group(j, j._b_at)
+    agg = j.group_by([*cols, "_pair"]).aggregate(
+        pairs=j.count(), median_days=j._d.quantile(0.5), p90_days=j._d.quantile(0.9)
+    )
+    raw = _name_pairs(q, _execute(agg))
     return _complete_pairs(q, raw, {"pairs": 0})
 
 
@@ -693,7 +706,7 @@ def open_pipeline(
     Pipeline coverage = open amount / ``target``.
 
     Columns: [``by``], [``period``], ``as_of`` (the last day included), ``open_deals``,
-    ``open_amount``, ``pipeline_coverage`` (NaN without a target).
+    ``open_pipeline``, ``pipeline_coverage`` (NaN without a target).
     """
     q = _query(store, contract, period, by, grain)
     if target is not None and not target > 0:
@@ -715,7 +728,7 @@ def open_pipeline(
     j = j.filter((j.created_at < end_ts) & ~closed_by)
     cols = [c for c in ("_seg", "_bucket") if c in j.columns and (c != "_seg" or q.by)]
     group = [*cols, "_end"]
-    raw = _execute(j.group_by(group).aggregate(open_deals=j.count(), open_amount=j._amt.sum()))
+    raw = _execute(j.group_by(group).aggregate(open_deals=j.count(), open_pipeline=j._amt.sum()))
     grid = q.grid(raw)
     ends["_end"] = pd.to_datetime(ends["_end"])
     if q.grain is not None:
@@ -728,15 +741,30 @@ def open_pipeline(
     raw["_end"] = pd.to_datetime(raw["_end"])
     full = grid.merge(raw, on=group, how="left")
     full["open_deals"] = full["open_deals"].fillna(0).astype("int64")
-    full["open_amount"] = full["open_amount"].astype("float64").fillna(0.0)
-    full["pipeline_coverage"] = full["open_amount"] / target if target else np.nan
+    full["open_pipeline"] = full["open_pipeline"].astype("float64").fillna(0.0)
+    full["pipeline_coverage"] = full["open_pipeline"] / target if target else np.nan
     full["as_of"] = (full["_end"] - pd.Timedelta(days=1)).dt.date
     full = full.sort_values(cols) if cols else full
-    full = full[[*cols, "as_of", "open_deals", "open_amount", "pipeline_coverage"]]
+    full = full[[*cols, "as_of", "open_deals", "open_pipeline", "pipeline_coverage"]]
     return q.finish(full.reset_index(drop=True))
 
 
 # --------------------------------------------------------------------------- the report
+
+
+@contextlib.contextmanager
+def materialized(store: Store, expr: ir.Table) -> Iterator[ir.Table]:
+    """``expr`` computed once into a temporary table of the store's engine, for several
+    queries over it (dropped on exit). Building the stage entries once instead of in every
+    query keeps both the engine's work and Ibis's compile time small."""
+    name = f"_cueva_tmp_{uuid.uuid4().hex[:12]}"
+    con = store.con
+    table = con.create_table(name, expr, temp=True)
+    try:
+        yield table
+    finally:
+        with contextlib.suppress(Exception):
+            con.drop_table(name, force=True)
 
 
 def data_period(store: Store, contract: Contract) -> Period:
@@ -776,11 +804,11 @@ def funnel_report(
         period = data_period(store, contract)
     q = _query(store, contract, period, by, grain)
     window = _window(contract, window_days)
-    e = _entries(q, None)
-    counts = _counts(q, e)
+    with materialized(store, _entries(q, None)) as e:
+        counts = _counts(q, e)
+        cohort = _cohort(q, e, window)
+        times = _times(q, e)
     conv = _period_conversion(q, counts)
-    cohort = _cohort(q, e, window)
-    times = _times(q, e)
     cols = _grid_cols(q)
     step = conv[[*cols, "from_stage", "to_stage", "conversion_period"]]
     step = step.merge(cohort, on=[*cols, "from_stage", "to_stage"], how="left")
@@ -832,6 +860,7 @@ __all__ = [
     "data_period",
     "deal_metrics",
     "funnel_report",
+    "materialized",
     "open_pipeline",
     "segment_columns",
     "stage_counts",
