@@ -79,7 +79,8 @@ def update() -> None:
         cat.obsolete.clear()
         if lang == "en":
             for m in cat:
-                if m.id and not m.string:
+                empty = not any(m.string or ()) if isinstance(m.id, tuple) else not m.string
+                if m.id and empty:
                     m.string = m.id
         with path.open("wb") as fh:
             write_po(fh, cat, omit_header=False, sort_output=True, width=100)

@@ -63,7 +63,9 @@ def write_pack(
     if not out.parent.is_dir():
         raise UsageError(f"{out.parent}: no such folder for the pack")
     language = check_language(lang or ws.contract.language)
-    data = collect_pack(ws, period, vs=vs, today=today, agenda_threshold=agenda_threshold)
+    data = collect_pack(
+        ws, period, vs=vs, lang=language, today=today, agenda_threshold=agenda_threshold
+    )
     html = render_html(data, language)
     out.write_text(html, encoding="utf-8")
     pdf_path = None

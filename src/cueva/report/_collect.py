@@ -12,6 +12,7 @@ import pandas as pd
 
 from cueva.actions import list_actions, today_in
 from cueva.errors import CuevaError, UsageError
+from cueva.i18n import check_language
 from cueva.periods import Period, parse_period, previous
 from cueva.report._data import NOT_COMPUTED, PackData
 
@@ -134,8 +135,10 @@ def collect_pack(
     period: str | Period,
     *,
     vs: str | None = None,
+    lang: str | None = None,
     today: date | None = None,
     agenda_threshold: float = 0.05,
+    segment_by: str | None = "channel",
 ) -> PackData:
     """Every result the pack shows for ``period`` (e.g. ``"2026-Q2"``), compared with the
     plan (``vs=None`` or ``"plan"``) or with another period (``vs="2026-Q1"``)."""
@@ -155,6 +158,8 @@ def collect_pack(
         today=today or today_in(contract.timezone),
         generated_at=datetime.now().replace(microsecond=0),
         agenda_threshold=agenda_threshold,
+        lang=check_language(lang or contract.language),
+        segment_by=segment_by,
     )
     _section(data, "funnel", _funnel, ws, compare)
     _plan_revenue(data, ws)
@@ -170,11 +175,63 @@ def collect_pack(
 
 
 def _scorecard(data: PackData, ws: Workspace, compare: Period) -> None:
-    raise ImportError(name="cueva.sla")
+    """cueva.sla.scorecard for the pack's period (each service level with its target,
+    actual, status and trend)."""
+    from cueva.contract import CUMULATIVE_KINDS, SHARE_KINDS
+    from cueva.sla import scorecard
+
+    frame = scorecard(ws.store(), ws.contract, data.period)
+    unit = frame["kind"].map(
+        lambda k: (
+            "share"
+            if k in SHARE_KINDS
+            else "money"
+            if k in ("pipeline_created", "revenue")
+            else "count"
+            if k in CUMULATIVE_KINDS
+            else None
+        )
+    )
+    data.scorecard = frame.rename(columns={"service_level": "name", "owner": "giver"}).assign(
+        unit=unit
+    )
+    data.metrics_shown.extend(frame["service_level"])
 
 
 def _gap(data: PackData, ws: Workspace, compare: Period) -> None:
-    raise ImportError(name="cueva.gap")
+    """cueva.gap.gap_report against the saved plan (``--vs plan``) or the other period, and
+    the same by segment for the breakdown."""
+    from cueva.gap.run import gap_report, load_plan
+
+    store, contract = ws.store(), ws.contract
+    kwargs: dict[str, Any] = {"language": data.lang}
+    if data.vs_label == "plan":
+        kwargs["plan"] = load_plan(ws.path, data.period.label)
+    else:
+        kwargs["vs"] = compare
+    result = gap_report(store, contract, data.period, **kwargs)
+    data.gap = result.factors.assign(unit=result.factors["factor"].map(_factor_unit))
+    data.revenue_base = float(result.base_total)
+    data.revenue_actual = float(result.actual_total)
+    data.metrics_shown.extend(["revenue", *result.factors["factor"]])
+    if data.segment_by and (data.vs_label != "plan" or kwargs["plan"].get("by") == data.segment_by):
+        seg = gap_report(store, contract, data.period, by=data.segment_by, **kwargs)
+        table = seg.segment_table()
+        if not table.empty:
+            labels = dict(zip(seg.factors["factor"], seg.factors["label"], strict=True))
+            data.gap_segments = table
+            data.gap_segment_labels = labels
+            data.gap_segment_by = data.segment_by
+
+
+def _factor_unit(key: str) -> str:
+    if key == "leads":
+        return "count"
+    if key == "deal_size":
+        return "money"
+    if key == "mix":
+        return "none"
+    return "share"
 
 
 def _attribution(data: PackData, ws: Workspace, compare: Period) -> None:

@@ -55,8 +55,9 @@ class PackData:
     #: won, lost, win_rate, won_amount, avg_deal_size, sales_cycle_median_days, ...
     deals: pd.DataFrame | None = None
     deals_vs: pd.DataFrame | None = None
-    #: service levels: name, kind, giver, receiver, target, actual, unit, status
-    #: (met, at_risk, missed), trend (list of earlier actuals, oldest first)
+    #: service levels (cueva.sla.scorecard, renamed): name, kind, giver, receiver, target,
+    #: actual, unit, status (met, on track, at risk, missed, no data, no target), trend
+    #: (list of earlier actuals, oldest first)
     scorecard: pd.DataFrame | None = None
     #: gap factors: factor, label, owner, base, actual (factor values), contribution
     gap: pd.DataFrame | None = None
@@ -65,9 +66,13 @@ class PackData:
     revenue_actual: float | None = None
     #: the contract's revenue target for the period (targets.<period>.revenue)
     revenue_plan: float | None = None
-    #: gap by segment: segment, base, actual, gap
+    #: gap by segment (GapResult.segment_table): segment, one column per factor key with
+    #: its contribution in that segment, total
     gap_segments: pd.DataFrame | None = None
+    gap_segment_labels: dict[str, str] = field(default_factory=dict)
     gap_segment_by: str | None = None
+    #: the segment column asked for the breakdown (e.g. channel)
+    segment_by: str | None = None
     #: attribution per channel: channel, conversions, pipeline, revenue, margin, spend, roi
     attribution: pd.DataFrame | None = None
     #: marketing-sourced vs influenced pipeline: kind (sourced, influenced), pipeline, share
@@ -81,6 +86,9 @@ class PackData:
     #: agenda threshold: a gap factor gets its own agenda item when its contribution is at
     #: least this share of the base revenue
     agenda_threshold: float = 0.05
+    #: the language the results were computed for (texts made by other parts, e.g. factor
+    #: labels, follow it)
+    lang: str = "en"
     unavailable: dict[str, str] = field(default_factory=dict)
     #: section -> the module that would compute it, for sections marked NOT_COMPUTED
     missing_parts: dict[str, str] = field(default_factory=dict)

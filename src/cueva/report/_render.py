@@ -32,8 +32,11 @@ def _labels(_: Gettext) -> dict[str, str]:
         "shared": _("shared"),
         # service level status
         "met": _("met"),
-        "at_risk": _("at risk"),
+        "on track": _("on track"),
+        "at risk": _("at risk"),
         "missed": _("missed"),
+        "no data": _("no data"),
+        "no target": _("no target"),
         # action status
         "open": _("open"),
         "done": _("done"),
@@ -62,7 +65,7 @@ def _factor(labels: dict[str, str], row: Any) -> str:
     """A gap factor's display name: the gap analysis's own label when it has one."""
     label = row.get("label") if hasattr(row, "get") else None
     if isinstance(label, str) and label:
-        return label
+        return label[:1].upper() + label[1:]
     return _word(labels, row["factor"])
 
 
@@ -147,6 +150,10 @@ def _top_factors(data: PackData, n: int = 2) -> pd.DataFrame:
     return g.loc[order].head(n)
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def summary_paragraph(data: PackData, lang: str) -> str:
     """The one-paragraph summary, in ``lang``, from the numbers only."""
     lang = check_language(lang)
@@ -157,6 +164,8 @@ def summary_paragraph(data: PackData, lang: str) -> str:
     actual, base = data.revenue_actual, data.revenue_base
     if actual is None and data.deals is not None and not data.deals.empty:
         actual = _f(data.deals["won_amount"].iloc[0])
+    # the gap analysis measures new-business revenue; without it, the revenue of won deals
+    what = _("new-business revenue") if data.revenue_actual is not None else _("won revenue")
     vs_plan = data.vs_label == "plan"
     if base is None and vs_plan:
         base = data.revenue_plan
@@ -170,30 +179,33 @@ def summary_paragraph(data: PackData, lang: str) -> str:
             "amount": fmt.money(abs(diff)),
             "base": fmt.money(base),
             "vs": data.vs_label,
+            "what": what,
         }
         if abs(diff) < 0.005 * max(abs(base), 1.0):
             msg = (
-                _("Revenue in %(period)s was %(actual)s, on plan (%(base)s).")
+                _("%(what)s in %(period)s was %(actual)s, on plan (%(base)s).")
                 if vs_plan
-                else _("Revenue in %(period)s was %(actual)s, level with %(vs)s (%(base)s).")
+                else _("%(what)s in %(period)s was %(actual)s, level with %(vs)s (%(base)s).")
             )
         elif diff < 0:
             msg = (
-                _("Revenue in %(period)s was %(actual)s, %(amount)s below plan (%(base)s).")
+                _("%(what)s in %(period)s was %(actual)s, %(amount)s below plan (%(base)s).")
                 if vs_plan
-                else _("Revenue in %(period)s was %(actual)s, %(amount)s below %(vs)s (%(base)s).")
+                else _("%(what)s in %(period)s was %(actual)s, %(amount)s below %(vs)s (%(base)s).")
             )
         else:
             msg = (
-                _("Revenue in %(period)s was %(actual)s, %(amount)s above plan (%(base)s).")
+                _("%(what)s in %(period)s was %(actual)s, %(amount)s above plan (%(base)s).")
                 if vs_plan
-                else _("Revenue in %(period)s was %(actual)s, %(amount)s above %(vs)s (%(base)s).")
+                else _("%(what)s in %(period)s was %(actual)s, %(amount)s above %(vs)s (%(base)s).")
             )
-        parts.append(msg % args)
+        parts.append(_sentence(msg % args))
     elif actual is not None:
         parts.append(
-            _("Revenue in %(period)s was %(actual)s.")
-            % {"period": data.period.label, "actual": fmt.money(actual)}
+            _sentence(
+                _("%(what)s in %(period)s was %(actual)s.")
+                % {"period": data.period.label, "actual": fmt.money(actual), "what": what}
+            )
         )
     else:
         parts.append(
@@ -381,8 +393,8 @@ def _funnel_section(c: _Ctx) -> dict[str, Any]:
 def _scorecard_section(c: _Ctx) -> dict[str, Any]:
     s = c.data.scorecard
     assert s is not None
-    order = {"missed": 0, "at_risk": 1, "met": 2}
-    s = s.assign(_o=s["status"].map(order).fillna(3)).sort_values("_o", kind="stable")
+    order = {"missed": 0, "at risk": 1, "on track": 2, "met": 3}
+    s = s.assign(_o=s["status"].map(order).fillna(4)).sort_values("_o", kind="stable")
     rows = []
     for _i, r in s.iterrows():
         unit = r.get("unit")
@@ -399,7 +411,7 @@ def _scorecard_section(c: _Ctx) -> dict[str, Any]:
                 "receiver": _word(c.labels, r["receiver"]),
                 "target": c.value(r["target"], unit),
                 "actual": c.value(r["actual"], unit),
-                "status": r["status"],
+                "status": str(r["status"]).replace(" ", "_"),
                 "status_text": _word(c.labels, r["status"]),
                 "spark": spark,
             }
@@ -456,16 +468,20 @@ def _gap_section(c: _Ctx) -> dict[str, Any]:
         pd.DataFrame(steps),
         title=_("Revenue gap: from %(base)s to actual") % {"base": base_label},
         x_title=_("Factor (owner)"),
-        y_title=_("Revenue"),
+        y_title=_("New-business revenue"),
     )
     segments = None
+    segment_factors: list[str] = []
     if d.gap_segments is not None:
+        keys = [k for k in d.gap_segments.columns if k not in ("segment", "total")]
+        segment_factors = [
+            _factor(c.labels, {"factor": k, "label": d.gap_segment_labels.get(k)}) for k in keys
+        ]
         segments = [
             {
                 "segment": r["segment"],
-                "base": c.money(r["base"]),
-                "actual": c.money(r["actual"]),
-                "gap": c.fmt.signed_money(_f(r["gap"])),
+                "cells": [c.fmt.signed_money(_f(r[k])) for k in keys],
+                "total": c.fmt.signed_money(_f(r["total"])),
             }
             for _i, r in d.gap_segments.iterrows()
         ]
@@ -473,6 +489,7 @@ def _gap_section(c: _Ctx) -> dict[str, Any]:
         "rows": rows,
         "chart": charts.to_svg(chart),
         "segments": segments,
+        "segment_factors": segment_factors,
         "segment_by": d.gap_segment_by,
         "base_label": base_label,
         "gap_total": c.fmt.signed_money(actual - base),
@@ -609,9 +626,10 @@ def context(data: PackData, lang: str) -> dict[str, Any]:
     }
 
 
-def render_html(data: PackData, lang: str = "en") -> str:
-    """The pack as one self-contained HTML page (inline CSS and SVG, no network)."""
-    ctx = context(data, lang)
+def render_html(data: PackData, lang: str | None = None) -> str:
+    """The pack as one self-contained HTML page (inline CSS and SVG, no network), in
+    ``lang`` (default: the language the results were collected for)."""
+    ctx = context(data, lang or data.lang)
     return _env(ctx["lang"]).get_template("pack.html.j2").render(**ctx)
 
 
