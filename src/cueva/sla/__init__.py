@@ -8,7 +8,17 @@ store so none is lost.
 
 from __future__ import annotations
 
-from cueva.sla.evaluate import RESULT_COLUMNS, evaluate
+from cueva.sla.check import CheckResult, breach_line, check, format_value
+from cueva.sla.evaluate import RESULT_COLUMNS, Cache, evaluate
+from cueva.sla.notify import (
+    ALERTS_TABLE,
+    Delivery,
+    Message,
+    NotifyError,
+    build_message,
+    notify,
+    pending_alerts,
+)
 from cueva.sla.scorecard import (
     FAILING,
     SCORECARD_COLUMNS,
@@ -21,14 +31,26 @@ from cueva.sla.scorecard import (
 )
 
 __all__ = [
+    "ALERTS_TABLE",
     "FAILING",
     "RESULT_COLUMNS",
     "SCORECARD_COLUMNS",
     "STATUSES",
+    "Cache",
+    "CheckResult",
+    "Delivery",
+    "Message",
+    "NotifyError",
+    "breach_line",
+    "build_message",
+    "check",
     "current_period",
     "detail",
     "evaluate",
+    "format_value",
+    "notify",
     "now_in",
+    "pending_alerts",
     "scorecard",
     "target_for",
 ]
