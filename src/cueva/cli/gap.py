@@ -140,6 +140,12 @@ def gap(
         typer.Option(help="Compare with 'plan' (the saved plan) or another period, e.g. 2026-Q1."),
     ] = "plan",
     by: ByOpt = None,
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="What to decompose: revenue, pipeline, or a stage's count (mql, sql...)."
+        ),
+    ] = "revenue",
     margin: Annotated[
         bool, typer.Option(help="Decompose the gross margin (x gross-margin rate) instead.")
     ] = False,
@@ -180,6 +186,7 @@ def gap(
             vs=other,
             plan=saved,
             by=by,
+            metric=metric,
             margin=margin,
             cohort=cohort,
             language=lang,

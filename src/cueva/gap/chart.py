@@ -15,9 +15,11 @@ from cueva.gap.summary import money
 
 _TEXT = {
     "en": {"plan": "plan", "actual": "actual", "title": "{metric}: {base} to {period}",
-           "revenue": "Revenue", "gross_margin": "Gross margin", "value": "amount"},
+           "revenue": "Revenue", "gross_margin": "Gross margin", "pipeline": "Pipeline created",
+           "value": "amount"},
     "es": {"plan": "plan", "actual": "real", "title": "{metric}: de {base} a {period}",
-           "revenue": "Ingresos", "gross_margin": "Margen bruto", "value": "importe"},
+           "revenue": "Ingresos", "gross_margin": "Margen bruto", "pipeline": "Pipeline creado",
+           "value": "importe"},
 }  # fmt: skip
 _OWNERS = {"es": {"sales": "ventas", "shared": "compartido"}}
 
@@ -73,9 +75,13 @@ def waterfall_spec(result: GapResult, width: int = 640, height: int = 320) -> di
     data = waterfall_frame(result)
     base_name = t["plan"] if result.base_label == "plan" else result.base_label
     title = t["title"].format(
-        metric=t[result.metric], base=base_name, period=result.period or t["actual"]
+        metric=t.get(result.metric, result.metric),
+        base=base_name,
+        period=result.period or t["actual"],
     )
     order = list(data["bar"])
+    money_metric = result.metric in ("revenue", "gross_margin", "pipeline")
+    y_title = f"{t['value']} ({result.currency})" if money_metric else result.metric
     x = alt.X("bar:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30, labelLimit=220))
     color = alt.Color(
         "kind:N",
@@ -87,7 +93,7 @@ def waterfall_spec(result: GapResult, width: int = 640, height: int = 320) -> di
         .mark_bar()
         .encode(
             x=x,
-            y=alt.Y("start:Q", title=f"{t['value']} ({result.currency})"),
+            y=alt.Y("start:Q", title=y_title),
             y2="end:Q",
             color=color,
             tooltip=["bar:N", "text:N"],

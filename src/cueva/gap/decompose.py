@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cueva.contract import Contract
-from cueva.gap.factors import Factor, funnel_factors, paired_factors, stage_names
+from cueva.gap.factors import Factor, funnel_factors, metric_shape, paired_factors
 from cueva.gap.lmdi import lmdi
 
 #: Columns of :attr:`GapResult.factors`.
@@ -37,7 +37,7 @@ class GapResult:
 
     period: str
     base_label: str
-    metric: str  # revenue or gross_margin
+    metric: str  # revenue, gross_margin, pipeline or a stage name
     base_total: float
     actual_total: float
     factors: pd.DataFrame
@@ -73,17 +73,21 @@ class GapResult:
         return wide.reset_index()
 
 
-def _aggregate_values(counts: pd.DataFrame, stages: list[str], margin: bool) -> np.ndarray:
+def _aggregate_values(
+    counts: pd.DataFrame, stages: list[str], value: str | None, margin: bool
+) -> np.ndarray:
     """The factor values of the whole (all segments summed), for display."""
-    total = counts[[*stages, "revenue"] + (["gross_margin"] if margin else [])].sum()
+    total = counts.sum()
+
+    def ratio(num: str, den: str) -> float:
+        return float(total[num]) / float(total[den]) if total[den] else np.nan
+
     vals = [float(total[stages[0]])]
-    for prev, stage in itertools.pairwise(stages):
-        vals.append(float(total[stage]) / float(total[prev]) if total[prev] else np.nan)
-    vals.append(float(total["revenue"]) / float(total[stages[-1]]) if total[stages[-1]] else np.nan)
-    if margin:
-        vals.append(
-            float(total["gross_margin"]) / float(total["revenue"]) if total["revenue"] else np.nan
-        )
+    vals += [ratio(stage, prev) for prev, stage in itertools.pairwise(stages)]
+    if value is not None:
+        vals.append(ratio(value, stages[-1]))
+        if margin:
+            vals.append(ratio("gross_margin", value))
     return np.array(vals)
 
 
@@ -95,25 +99,33 @@ def decompose(
     period: str = "",
     base_label: str = "base",
     by: str | None = None,
+    metric: str = "revenue",
     margin: bool = False,
     cohort: bool = False,
     language: str | None = None,
 ) -> GapResult:
-    """Split ``actual - base`` revenue (gross margin with ``margin``) into funnel factors.
+    """Split ``actual - base`` of ``metric`` into funnel factors.
+
+    ``metric``: ``revenue`` (leads x rates x deal size), ``gross_margin`` (x margin rate; also
+    ``margin=True``), ``pipeline`` (leads x rates up to the opportunity stage x opportunity
+    size) or a stage name (the count of entries into it: leads x rates up to it).
 
     ``base`` and ``actual`` are counts frames indexed by segment (a single row, e.g. ``all``,
     without ``by``). With ``by``, a mix factor (each segment's share of leads) is added and
     ``by_segment`` holds the per-segment contributions; totals still add up to the gap.
     """
     lang = language or contract.language
-    stages = stage_names(contract)
-    factors = funnel_factors(contract, margin=margin, by=by, language=lang)
+    if margin:
+        metric = "gross_margin"
+    stages, value, with_margin = metric_shape(contract, metric)
+    factors = funnel_factors(contract, metric=metric, by=by, language=lang)
     segmented = by is not None
     segments, x0, x1 = paired_factors(
         base,
         actual,
         stages,
-        margin=margin,
+        value=value,
+        margin=with_margin,
         segmented=segmented,
         names=(base_label, period or "actual"),
     )
@@ -123,8 +135,8 @@ def decompose(
     v1 = float(np.prod(x1, axis=1).sum())
     gap = v1 - v0
 
-    agg0 = _aggregate_values(base, stages, margin)
-    agg1 = _aggregate_values(actual, stages, margin)
+    agg0 = _aggregate_values(base, stages, value, with_margin)
+    agg1 = _aggregate_values(actual, stages, value, with_margin)
     if segmented:
         # the mix has no aggregate value; show each period's lead-weighted concentration
         agg0 = np.insert(agg0, 1, np.nan)
@@ -158,7 +170,7 @@ def decompose(
     return GapResult(
         period=period,
         base_label=base_label,
-        metric="gross_margin" if margin else "revenue",
+        metric=metric,
         base_total=v0,
         actual_total=v1,
         factors=frame,

@@ -40,6 +40,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "rate": "{stage} rate",
         "win_rate": "win rate",
         "deal_size": "deal size",
+        "opportunity_size": "opportunity size",
         "margin_rate": "gross margin rate",
     },
     "es": {
@@ -48,6 +49,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "rate": "tasa de {stage}",
         "win_rate": "tasa de cierre",
         "deal_size": "tamaño medio de venta",
+        "opportunity_size": "tamaño medio de oportunidad",
         "margin_rate": "margen bruto",
     },
 }
@@ -80,9 +82,35 @@ def _glossary_owner(contract: Contract, key: str) -> str | None:
     return None
 
 
+#: Metrics a gap can decompose besides a stage count.
+MONEY_METRICS = ("revenue", "gross_margin", "pipeline")
+
+
+def metric_shape(contract: Contract, metric: str) -> tuple[list[str], str | None, bool]:
+    """For a metric: the stages it runs through, its money column (None for a stage count)
+    and whether it multiplies by the gross-margin rate."""
+    names = stage_names(contract)
+    if metric in ("revenue", "gross_margin"):
+        return names, "revenue", metric == "gross_margin"
+    if metric == "pipeline":
+        opp = next(
+            (s.name for s in contract.funnel.stages if s.entry.entity_type == "opportunity"), None
+        )
+        if opp is None:
+            raise UsageError("the pipeline gap needs an opportunity stage in the contract")
+        return names[: names.index(opp) + 1], "pipeline", False
+    if metric in names:
+        return names[: names.index(metric) + 1], None, False
+    raise UsageError(
+        f"unknown gap metric {metric!r}; use revenue, gross_margin, pipeline or a stage: "
+        + ", ".join(names)
+    )
+
+
 def funnel_factors(
     contract: Contract,
     *,
+    metric: str = "revenue",
     margin: bool = False,
     by: str | None = None,
     language: str | None = None,
@@ -96,8 +124,12 @@ def funnel_factors(
     """
     lang = language or contract.language
     labels = _LABELS.get(lang, _LABELS["en"])
-    stages = contract.funnel.stages
-    first, last = stages[0], stages[-1]
+    if margin:
+        metric = "gross_margin"
+    used, value, with_margin = metric_shape(contract, metric)
+    all_stages = contract.funnel.stages
+    stages = [s for s in all_stages if s.name in used]
+    first, last = stages[0], all_stages[-1]
     out: list[Factor] = [
         Factor(
             "leads",
@@ -117,8 +149,14 @@ def funnel_factors(
         )
         owner = prev.owner if prev.owner == stage.owner else "shared"
         out.append(Factor(key, label, owner, "rate", stage.name))
-    out.append(Factor("deal_size", labels["deal_size"], last.owner, "money", last.name))
-    if margin:
+    if value == "revenue":
+        out.append(Factor("deal_size", labels["deal_size"], last.owner, "money", last.name))
+    elif value == "pipeline":
+        end = stages[-1]
+        out.append(
+            Factor("opportunity_size", labels["opportunity_size"], end.owner, "money", end.name)
+        )
+    if with_margin:
         out.append(Factor("margin_rate", labels["margin_rate"], last.owner, "share", last.name))
     return [
         Factor(f.key, f.label, _glossary_owner(contract, f.key) or f.owner, f.kind, f.stage)
@@ -130,25 +168,36 @@ def stage_names(contract: Contract) -> list[str]:
     return [s.name for s in contract.funnel.stages]
 
 
-def _check_counts(counts: pd.DataFrame, stages: list[str], margin: bool, name: str) -> None:
-    needed = [*stages, "revenue"] + (["gross_margin"] if margin else [])
+def _value_cols(value: str | None, margin: bool) -> list[str]:
+    return ([value] if value else []) + (["gross_margin"] if margin else [])
+
+
+def _check_counts(
+    counts: pd.DataFrame, stages: list[str], value: str | None, margin: bool, name: str
+) -> None:
+    needed = [*stages, *_value_cols(value, margin)]
     missing = [c for c in needed if c not in counts.columns]
     if missing:
         raise UsageError(f"{name}: counts frame lacks column(s) {', '.join(missing)}")
     values = counts[needed].to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(values)) or np.any(values[:, : len(stages) + 1] < 0):
-        raise UsageError(f"{name}: stage counts and revenue must be finite and >= 0")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise UsageError(f"{name}: stage counts and amounts must be finite and >= 0")
 
 
-def _raw(counts: pd.DataFrame, stages: list[str], margin: bool) -> tuple[np.ndarray, np.ndarray]:
+def _raw(
+    counts: pd.DataFrame, stages: list[str], value: str | None, margin: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Numerators and denominators of each factor: (segments x K) each; volume over 1."""
     c = counts[stages].to_numpy(dtype=np.float64)
-    rev = counts["revenue"].to_numpy(dtype=np.float64)
-    num = [c[:, :1], c[:, 1:], rev[:, None]]
-    den = [np.ones_like(c[:, :1]), c[:, :-1], c[:, -1:]]
-    if margin:
-        num.append(counts["gross_margin"].to_numpy(dtype=np.float64)[:, None])
-        den.append(rev[:, None])
+    num = [c[:, :1], c[:, 1:]]
+    den = [np.ones_like(c[:, :1]), c[:, :-1]]
+    if value is not None:
+        amount = counts[value].to_numpy(dtype=np.float64)
+        num.append(amount[:, None])
+        den.append(c[:, -1:])
+        if margin:
+            num.append(counts["gross_margin"].to_numpy(dtype=np.float64)[:, None])
+            den.append(amount[:, None])
     return np.hstack(num), np.hstack(den)
 
 
@@ -157,19 +206,21 @@ def paired_factors(
     actual: pd.DataFrame,
     stages: list[str],
     *,
+    value: str | None = "revenue",
     margin: bool = False,
     segmented: bool = False,
     names: tuple[str, str] = ("base", "actual"),
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Factor values for two counts frames, aligned on the union of their segments.
 
-    Returns ``(segments, x0, x1)`` with ``x`` of shape (segments x K) in the order of
-    :func:`funnel_factors` (with the mix column second when ``segmented``). The product of a
-    row is that segment's revenue (or gross margin).
+    ``stages`` are the stages the metric runs through, ``value`` its money column (revenue,
+    pipeline; None for a stage count). Returns ``(segments, x0, x1)`` with ``x`` of shape
+    (segments x K) in the order of :func:`funnel_factors` (with the mix column second when
+    ``segmented``). The product of a row is that segment's value of the metric.
     """
-    _check_counts(base, stages, margin, names[0])
-    _check_counts(actual, stages, margin, names[1])
-    cols = [*stages, "revenue"] + (["gross_margin"] if margin else [])
+    _check_counts(base, stages, value, margin, names[0])
+    _check_counts(actual, stages, value, margin, names[1])
+    cols = [*stages, *_value_cols(value, margin)]
     segments = sorted({str(s) for s in base.index} | {str(s) for s in actual.index})
     b = base[cols].copy()
     a = actual[cols].copy()
@@ -177,10 +228,8 @@ def paired_factors(
     a.index = a.index.map(str)
     b = b.groupby(level=0).sum().reindex(segments, fill_value=0.0)
     a = a.groupby(level=0).sum().reindex(segments, fill_value=0.0)
-    if margin and (np.any(b["gross_margin"] < 0) or np.any(a["gross_margin"] < 0)):
-        raise UsageError("the margin gap needs gross margins >= 0 (LMDI takes logarithms)")
-    n0, d0 = _raw(b, stages, margin)
-    n1, d1 = _raw(a, stages, margin)
+    n0, d0 = _raw(b, stages, value, margin)
+    n1, d1 = _raw(a, stages, value, margin)
     for num, den, name in ((n0, d0, names[0]), (n1, d1, names[1])):
         broken = (den == 0) & (num > 0)
         if np.any(broken):
@@ -209,4 +258,11 @@ def paired_factors(
     return segments, x0, x1
 
 
-__all__ = ["Factor", "funnel_factors", "paired_factors", "stage_names"]
+__all__ = [
+    "MONEY_METRICS",
+    "Factor",
+    "funnel_factors",
+    "metric_shape",
+    "paired_factors",
+    "stage_names",
+]

@@ -32,6 +32,7 @@ from cueva.gap.data import (
     period_counts,
 )
 from cueva.gap.decompose import GapResult, decompose
+from cueva.gap.factors import metric_shape
 from cueva.gap.plan import Plan, TargetKind, build_plan
 from cueva.periods import Period
 
@@ -155,12 +156,14 @@ def gap_report(
     vs: Period | None = None,
     plan: dict[str, Any] | None = None,
     by: str | None = None,
+    metric: str = "revenue",
     margin: bool = False,
     cohort: bool = False,
     language: str | None = None,
 ) -> GapResult:
-    """Decompose ``period``'s revenue (gross margin with ``margin``) against ``plan`` (a
-    saved plan, see :func:`load_plan`) or the period ``vs``.
+    """Decompose ``period``'s ``metric`` (revenue; gross_margin, also with ``margin``;
+    pipeline; or a stage's count) against ``plan`` (a saved plan, see :func:`load_plan`) or
+    the period ``vs``.
 
     ``cohort``: count each stage after the cumulative median lag from the lead stage (the
     plan's lags; without a plan, those measured over the two quarters before ``period``), so
@@ -168,6 +171,10 @@ def gap_report(
     """
     if (vs is None) == (plan is None):
         raise UsageError("compare with either a saved plan or another period (--vs)")
+    if margin:
+        metric = "gross_margin"
+    margin = metric == "gross_margin"
+    metric_shape(contract, metric)  # UsageError for an unknown metric, before any query
     stages = [s.name for s in contract.funnel.stages]
     shifts: dict[str, float] = {}
     if cohort:
@@ -194,7 +201,7 @@ def gap_report(
         period=period.label,
         base_label=base_label,
         by=by,
-        margin=margin,
+        metric=metric,
         cohort=cohort,
         language=language,
     )

@@ -16,11 +16,13 @@ STEADY_SHARE = 0.005
 
 _T: dict[str, dict[str, str]] = {
     "en": {
-        "revenue": "Revenue",
-        "gross_margin": "Gross margin",
-        "below": "{metric} was {gap} below {base} ({actual} against {base_value}).",
-        "above": "{metric} was {gap} above {base} ({actual} against {base_value}).",
-        "equal": "{metric} matched {base} ({actual}).",
+        "revenue": "Revenue was",
+        "gross_margin": "Gross margin was",
+        "pipeline": "Pipeline created was",
+        "count": "The {stage} count was",
+        "below": "{metric} {gap} below {base} ({actual} against {base_value}).",
+        "above": "{metric} {gap} above {base} ({actual} against {base_value}).",
+        "equal": "{metric} exactly {base_value}, as {base}.",
         "plan": "plan",
         "period": "{label}",
         "steady_plan": "{labels} {verb} on plan",
@@ -30,6 +32,9 @@ _T: dict[str, dict[str, str]] = {
         "rose": "{label} rose from {b} to {a} ({c}, {owner})",
         "fell": "{label} fell from {b} to {a} ({c}, {owner})",
         "moved": "{label} shifted ({c}, {owner})",
+        "within": "{label} went from {b} to {a} overall but {way} within each {by} ({c}, {owner})",
+        "up": "rose",
+        "down": "fell",
         "and": " and ",
         "segment": "The largest change by {by}: {segment} ({c}), mostly {label}.",
         "caveat": "Rates are within the period (entries into a stage over entries into the "
@@ -43,11 +48,13 @@ _T: dict[str, dict[str, str]] = {
         "shared": "shared",
     },
     "es": {
-        "revenue": "Los ingresos",
-        "gross_margin": "El margen bruto",
-        "below": "{metric} quedaron {gap} por debajo {base} ({actual} frente a {base_value}).",
-        "above": "{metric} quedaron {gap} por encima {base} ({actual} frente a {base_value}).",
-        "equal": "{metric} igualaron {base} ({actual}).",
+        "revenue": "Los ingresos quedaron",
+        "gross_margin": "El margen bruto quedó",
+        "pipeline": "El pipeline creado quedó",
+        "count": "El número de {stage} quedó",
+        "below": "{metric} {gap} por debajo {base} ({actual} frente a {base_value}).",
+        "above": "{metric} {gap} por encima {base} ({actual} frente a {base_value}).",
+        "equal": "{metric} en {base_value}, igual que {base}.",
         "plan": "del plan",
         "period": "de {label}",
         "steady_plan": "{labels} {verb} en plan",
@@ -57,6 +64,9 @@ _T: dict[str, dict[str, str]] = {
         "rose": "{label} subió de {b} a {a} ({c}, {owner})",
         "fell": "{label} bajó de {b} a {a} ({c}, {owner})",
         "moved": "{label} cambió ({c}, {owner})",
+        "within": "{label} pasó de {b} a {a} en total pero {way} dentro de cada {by} ({c}, {owner})",
+        "up": "subió",
+        "down": "bajó",
         "and": " y ",
         "segment": "El mayor cambio por {by}: {segment} ({c}), sobre todo {label}.",
         "caveat": "Las tasas son del periodo (entradas en una etapa sobre entradas en la "
@@ -93,11 +103,11 @@ def money(value: float, lang: str = "en", signed: bool = False) -> str:
     return sign + text
 
 
-def _value(kind: str, v: float, lang: str) -> str:
+def _value(kind: str, v: float, lang: str, precise: bool = False) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
     if kind == "rate":
-        text = f"{v:.0%}" if v >= 0.1 else f"{v:.1%}"
+        text = f"{v:.0%}" if v >= 0.1 and not precise else f"{v:.1%}"
         return text.replace(".", ",") if lang == "es" else text
     if kind == "volume":
         text = f"{v:,.0f}"
@@ -108,7 +118,7 @@ def _value(kind: str, v: float, lang: str) -> str:
 def _kind(key: str) -> str:
     if key == "leads":
         return "volume"
-    if key in ("deal_size",):
+    if key in ("deal_size", "opportunity_size"):
         return "money"
     if key == "mix":
         return "mix"
@@ -131,15 +141,23 @@ def summary(result: GapResult) -> str:
     t = _t(lang)
     is_plan = result.base_label == "plan"
     base_name = t["plan"] if is_plan else t["period"].format(label=result.base_label)
-    metric = t[result.metric]
+    metric = t[result.metric] if result.metric in t else t["count"].format(stage=result.metric)
     gap = result.gap
     scale = max(abs(result.base_total), abs(result.actual_total), 1.0)
+    is_money = result.metric in ("revenue", "gross_margin", "pipeline")
+
+    def amount(v: float, signed: bool = False) -> str:
+        if is_money:
+            return money(v, lang, signed)
+        text = f"{v:+,.0f}" if signed else f"{v:,.0f}"
+        return text.replace(",", ".") if lang == "es" else text
+
     fields = {
         "metric": metric,
-        "gap": money(abs(gap), lang),
+        "gap": amount(abs(gap)),
         "base": base_name,
-        "actual": money(result.actual_total, lang),
-        "base_value": money(result.base_total, lang),
+        "actual": amount(result.actual_total),
+        "base_value": amount(result.base_total),
     }
     if abs(gap) <= 1e-9 * scale:
         head = t["equal"].format(**fields)
@@ -160,19 +178,26 @@ def summary(result: GapResult) -> str:
             steady.append(label)
             continue
         if kind == "mix":
-            moves.append(t["moved"].format(label=label, c=money(c, lang, True), owner=owner))
+            moves.append(t["moved"].format(label=label, c=amount(c, True), owner=owner))
             continue
         b, a = float(row["base"]), float(row["actual"])
         direction = "rose" if a > b else "fell"
+        precise = _value(kind, a, lang) == _value(kind, b, lang)
         if np.isnan(a) or np.isnan(b):
             direction = "moved"
+        elif (a - b) * c < 0 or a == b:
+            # with segments the overall rate can move against the rates within segments
+            # (a mix effect); say both rather than contradict the contribution's sign
+            direction = "within"
         moves.append(
             t[direction].format(
                 label=label,
-                b=_value(kind, b, lang),
-                a=_value(kind, a, lang),
-                c=money(c, lang, True),
+                b=_value(kind, b, lang, precise),
+                a=_value(kind, a, lang, precise),
+                c=amount(c, True),
                 owner=owner,
+                way=t["up" if c > 0 else "down"],
+                by=result.by or "segment",
             )
         )
     parts: list[str] = list(moves)
@@ -202,7 +227,7 @@ def summary(result: GapResult) -> str:
             t["segment"].format(
                 by=result.by,
                 segment=seg["segment"].iloc[i],
-                c=money(float(totals[i]), lang, True),
+                c=amount(float(totals[i]), True),
                 label=labels[main],
             )
         )
