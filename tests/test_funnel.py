@@ -391,8 +391,9 @@ def test_funnel_report_sections(ws: Workspace) -> None:
 
 def test_default_period_is_the_whole_data_range(ws: Workspace) -> None:
     p = data_period(ws.store(), ws.contract)
-    # first entry: P7's lead on 2025-12-20; last: O4's expected close date 2026-04-30
-    assert (p.start, p.last_day) == (date(2025, 12, 20), date(2026, 4, 30))
+    # first entry: P7's lead on 2025-12-20; last: O7 closed (lost) on 2026-04-10. O4's
+    # expected close date (2026-04-30) is no data: O4 is open
+    assert (p.start, p.last_day) == (date(2025, 12, 20), date(2026, 4, 10))
     r = funnel_report(ws.store(), ws.contract)
     assert list(r["stages"]["entered"]) == [7, 5, 5, 7, 3]
 

@@ -109,10 +109,10 @@ def test_csv_and_table(ws_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_default_period_and_open_ranges(ws_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = cli(capsys, "funnel", str(ws_path), "-f", "json")
     data = json.loads(out)
-    assert (data["period"]["first_day"], data["period"]["last_day"]) == ("2025-12-20", "2026-04-30")
+    assert (data["period"]["first_day"], data["period"]["last_day"]) == ("2025-12-20", "2026-04-10")
     _code, out, _ = cli(capsys, "funnel", str(ws_path), "--from", "2026-02-01", "-f", "json")
     data = json.loads(out)
-    assert (data["period"]["first_day"], data["period"]["last_day"]) == ("2026-02-01", "2026-04-30")
+    assert (data["period"]["first_day"], data["period"]["last_day"]) == ("2026-02-01", "2026-04-10")
 
 
 @pytest.mark.parametrize(

@@ -768,9 +768,11 @@ def materialized(store: Store, expr: ir.Table) -> Iterator[ir.Table]:
 
 
 def data_period(store: Store, contract: Contract) -> Period:
-    """The whole data range: from the first to the last stage entry or close date."""
+    """The whole data range: from the first to the last stage entry or close date of a
+    closed deal (expected close dates of open deals, often in the future, do not count)."""
     e = stage_entries(store, contract)
     o = store.table("opportunities")
+    o = o.filter(o.is_closed.fill_null(False) | o.is_won.fill_null(False))
     r = e.aggregate(lo=e.entered_at.min(), hi=e.entered_at.max()).execute()
     c = o.aggregate(lo=o.close_date.min(), hi=o.close_date.max()).execute()
     los = [v for v in (r["lo"][0], c["lo"][0]) if not pd.isna(v)]
