@@ -66,7 +66,7 @@ def problems() -> list[str]:
 def update() -> None:
     template = extract()
     with (LOCALE_DIR / f"{DOMAIN}.pot").open("wb") as fh:
-        write_po(fh, template, omit_header=False, sort_output=True)
+        write_po(fh, template, omit_header=False, sort_output=True, include_lineno=False)
     for lang in LANGUAGES:
         path = catalog_path(lang)
         if path.exists():
@@ -83,7 +83,7 @@ def update() -> None:
                 if m.id and empty:
                     m.string = m.id
         with path.open("wb") as fh:
-            write_po(fh, cat, omit_header=False, sort_output=True, width=100)
+            write_po(fh, cat, omit_header=False, sort_output=True, width=100, include_lineno=False)
         print(f"wrote {path}")
 
 

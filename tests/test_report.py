@@ -1,0 +1,504 @@
+"""The meeting pack on the demo company (small scale), in English and Spanish: sections and
+their order, numbers equal to the metric functions' results, no untranslated text, escaping,
+and the PDF (page count, page numbers, text) read back with pypdf."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pypdf
+import pytest
+
+from cueva.actions import add_action, contract_teams
+from cueva.cli import main
+from cueva.demo import create_demo
+from cueva.gap.run import gap_report
+from cueva.i18n import Formatter, read_catalog
+from cueva.metrics.funnel import funnel_report
+from cueva.periods import quarter
+from cueva.report import SECTIONS, PackData, collect_pack, render_html, render_pdf
+from cueva.report._data import NOT_COMPUTED
+from cueva.workspace import Workspace
+
+PERIOD, VS = "2026-Q2", "2026-Q1"
+TODAY = date(2026, 7, 20)
+
+
+@dataclass
+class Section:
+    text: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    row_classes: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+
+
+class PackParser(HTMLParser):
+    """Visible text, table rows and list items per ``data-section`` (SVG and CSS skipped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: dict[str, Section] = {}
+        self.order: list[str] = []
+        self.current: Section | None = None
+        self.skip = 0
+        self.row: list[str] | None = None
+        self.cell: list[str] | None = None
+        self.item: list[str] | None = None
+        self.all_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag in ("svg", "style"):
+            self.skip += 1
+        if tag == "section" and a.get("data-section"):
+            key = str(a["data-section"])
+            self.order.append(key)
+            self.current = self.sections.setdefault(key, Section())
+        if self.current is None:
+            return
+        if tag == "tr":
+            self.row = []
+            self.current.row_classes.append(a.get("class") or "")
+        elif tag in ("td", "th"):
+            self.cell = []
+        elif tag == "li":
+            self.item = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("svg", "style"):
+            self.skip -= 1
+        if self.current is None:
+            return
+        if tag in ("td", "th") and self.cell is not None and self.row is not None:
+            self.row.append(" ".join("".join(self.cell).split()))
+            self.cell = None
+        elif tag == "tr" and self.row is not None:
+            self.current.rows.append(self.row)
+            self.row = None
+        elif tag == "li" and self.item is not None:
+            self.current.items.append(" ".join("".join(self.item).split()))
+            self.item = None
+        elif tag == "section":
+            self.current = None
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        self.all_text.append(data)
+        if self.current is not None:
+            self.current.text.append(data)
+        for buf in (self.cell, self.item):
+            if buf is not None:
+                buf.append(data)
+
+
+def parse(html: str) -> PackParser:
+    p = PackParser()
+    p.feed(html)
+    return p
+
+
+def N(text: str) -> str:
+    """Whitespace-normalised text (no-break spaces from the locale formats become spaces)."""
+    return " ".join(str(text).split())
+
+
+def text_of(p: PackParser, key: str) -> str:
+    return " ".join(" ".join(p.sections[key].text).split())
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pack") / "demo"
+    create_demo(path, seed=7, scale="small")
+    with Workspace.open(path) as ws:
+        teams = contract_teams(ws.contract)
+        for text, team, owner, due in (
+            ("Call back every MQL within 4 business hours", "sales", "Ana", "2026-07-15"),
+            ("Send the webinar leads with their scores", "marketing", "Luis", "2026-09-30"),
+        ):
+            add_action(ws.store(), text, team=team, owner=owner, due=due, teams=teams)
+    return path
+
+
+@pytest.fixture(scope="module")
+def packs(demo: Path) -> dict[str, tuple[PackData, str]]:
+    out = {}
+    with Workspace.open(demo) as ws:
+        for lang in ("en", "es"):
+            data = collect_pack(ws, PERIOD, vs=VS, lang=lang, today=TODAY)
+            out[lang] = (data, render_html(data))
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(demo: Path) -> Iterator[dict[str, object]]:
+    """The metric functions' own results, called directly."""
+    with Workspace.open(demo) as ws:
+        store, contract = ws.store(), ws.contract
+        yield {
+            "funnel": funnel_report(store, contract, quarter(2026, 2)),
+            "funnel_vs": funnel_report(store, contract, quarter(2026, 1)),
+            "gap": {
+                lang: gap_report(
+                    store, contract, quarter(2026, 2), vs=quarter(2026, 1), language=lang
+                )
+                for lang in ("en", "es")
+            },
+        }
+
+
+LANGS = pytest.mark.parametrize("lang", ["en", "es"])
+
+
+@LANGS
+def test_every_section_in_order(packs: dict[str, tuple[PackData, str]], lang: str) -> None:
+    p = parse(packs[lang][1])
+    assert p.order == list(SECTIONS)
+    assert p.order == [
+        "summary", "scorecard", "funnel", "gap", "attribution", "glossary", "agenda", "actions",
+    ]  # fmt: skip
+
+
+@LANGS
+def test_funnel_numbers_are_the_metric_results(
+    packs: dict[str, tuple[PackData, str]], reference: dict, lang: str
+) -> None:
+    fmt = Formatter(lang, "EUR")
+    p = parse(packs[lang][1])
+    rows = {r[0]: r for r in p.sections["funnel"].rows[1:] if len(r) == 7}
+    stages = reference["funnel"]["stages"]
+    before = reference["funnel_vs"]["stages"].set_index("stage")
+    assert len(rows) == len(stages) == 5
+    for _i, s in stages.iterrows():
+        row = rows[s["label"]]
+        assert row[2] == N(fmt.number(s["entered"]))
+        assert row[3] == N(fmt.number(before.loc[s["stage"], "entered"]))
+        if isinstance(s["next_stage"], str):
+            assert row[4] == N(fmt.percent(s["conversion_period"]))
+            assert row[5] == N(fmt.percent(s["conversion_cohort"]))
+            assert row[6] == N(fmt.number(s["median_days"], 1))
+    deals = reference["funnel"]["deals"].iloc[0]
+    deal_rows = [r for r in p.sections["funnel"].rows if len(r) == 3]
+    values = {r[1] for r in deal_rows}
+    assert N(fmt.percent(deals["win_rate"])) in values
+    assert N(fmt.money(deals["won_amount"])) in values
+
+
+@LANGS
+def test_gap_and_summary_are_the_gap_results(
+    packs: dict[str, tuple[PackData, str]], reference: dict, lang: str
+) -> None:
+    fmt = Formatter(lang, "EUR")
+    result = reference["gap"][lang]
+    p = parse(packs[lang][1])
+    rows = [r for r in p.sections["gap"].rows[1:] if len(r) == 5]
+    assert [r[4] for r in rows] == [N(fmt.signed_money(c)) for c in result.factors["contribution"]]
+    owners = {"en": {}, "es": {"sales": "ventas", "shared": "compartido"}}[lang]
+    assert [r[1] for r in rows] == [owners.get(o, o) for o in result.factors["owner"]]
+    summary = text_of(p, "summary")
+    assert N(fmt.money(result.actual_total)) in summary
+    assert N(fmt.money(result.base_total)) in summary
+    assert N(fmt.money(abs(result.gap))) in summary
+    top = result.factors.reindex(result.factors["contribution"].abs().sort_values().index[::-1])
+    for c in top["contribution"][:2]:
+        assert N(fmt.signed_money(c)) in summary
+    word = {"en": "below", "es": "por debajo"}[lang]
+    assert (word in summary) == (result.gap < 0)
+    # the segment breakdown adds up per segment, as the gap analysis says
+    seg_rows = [r for r in p.sections["gap"].rows if len(r) > 5]
+    assert len(seg_rows) > 2  # header and channels
+
+
+def test_spanish_pack_has_no_untranslated_message_ids(
+    packs: dict[str, tuple[PackData, str]],
+) -> None:
+    p = parse(packs["es"][1])
+    text = " ".join(" ".join(p.all_text).split())
+    leaks = []
+    for m in read_catalog("es"):
+        if not m.id:
+            continue
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        for mid in ids:
+            if mid in strings:
+                continue  # same word in both languages (Plan, ROI, marketing, ...)
+            for fragment in re.split(r"%\(\w+\)s", mid):
+                fragment = fragment.strip(" .,:;()")
+                if len(fragment) >= 12 and fragment in text:
+                    leaks.append(fragment)
+    assert leaks == []
+    headings = [r for r in re.findall(r"<h2>\d\. ([^<]+)</h2>", packs["es"][1])]
+    assert headings == [
+        "Resumen", "Niveles de servicio", "Embudo", "Análisis de la desviación", "Atribución",
+        "Glosario", "Orden del día", "Acciones acordadas",
+    ]  # fmt: skip
+
+
+@LANGS
+def test_agenda_questions_and_items(
+    packs: dict[str, tuple[PackData, str]], reference: dict, lang: str
+) -> None:
+    data, html = packs[lang]
+    items = parse(html).sections["agenda"].items
+    questions = {
+        "en": [
+            "What do you need from my team?",
+            "What pressures are you under?",
+            "What am I doing that helps you?",
+            "What do you think I undervalue or dismiss?",
+            "What are my blind spots?",
+        ],
+        "es": [
+            "¿Qué necesitas de mi equipo?",
+            "¿Bajo qué presiones trabajas?",
+            "¿Qué hago yo que te ayude?",
+            "¿Qué crees que infravaloro o descarto?",
+            "¿Cuáles son mis puntos ciegos?",
+        ],
+    }[lang]
+    assert items[:5] == questions
+    result = reference["gap"][lang]
+    big = result.factors[result.factors["contribution"].abs() >= 0.05 * result.base_total]
+    missed = 0 if data.scorecard is None else int((data.scorecard["status"] == "missed").sum())
+    assert len(items) == 5 + missed + len(big)
+    fmt = Formatter(lang, "EUR")
+    for c in big["contribution"]:
+        assert any(N(fmt.signed_money(c)) in item for item in items[5:])
+
+
+@LANGS
+def test_overdue_actions_stand_out(packs: dict[str, tuple[PackData, str]], lang: str) -> None:
+    sec = parse(packs[lang][1]).sections["actions"]
+    body = list(zip(sec.row_classes[1:], sec.rows[1:], strict=True))
+    assert [r[5] for _c, r in body] == [
+        "Call back every MQL within 4 business hours",
+        "Send the webinar leads with their scores",
+    ]
+    (cls1, row1), (cls2, row2) = body
+    assert cls1 == "overdue" and cls2 == ""
+    assert row1[4] == {"en": "overdue by 5 days", "es": "vencida hace 5 días"}[lang]
+    assert row2[4] == {"en": "open", "es": "abierta"}[lang]
+    assert "cueva actions add" in text_of(parse(packs[lang][1]), "actions")
+
+
+@LANGS
+def test_unavailable_sections_say_so_and_show_no_numbers(
+    packs: dict[str, tuple[PackData, str]], lang: str
+) -> None:
+    data, html = packs[lang]
+    p = parse(html)
+    for key in SECTIONS:
+        note = f'data-unavailable="{key}"' in html
+        assert note == (key in data.unavailable), key
+        if key in data.unavailable:
+            assert p.sections[key].rows == []
+            if data.unavailable[key] == NOT_COMPUTED:
+                word = {"en": "does not compute", "es": "aún no calcula"}[lang]
+                assert word in text_of(p, key)
+
+
+def test_glossary_defines_what_is_shown(packs: dict[str, tuple[PackData, str]], demo: Path) -> None:
+    data, html = packs["en"]
+    text = text_of(parse(html), "glossary")
+    contract = Workspace.open(demo).contract
+    for stage in contract.funnel.stages:
+        assert stage.description in text
+    assert data.glossary is not None and len(data.glossary) >= len(contract.funnel.stages)
+    assert "win_rate" in set(data.glossary["name"])
+
+
+def hostile_pack() -> PackData:
+    evil = '<script>alert("x")</script>'
+    period = quarter(2026, 2)
+    funnel = pd.DataFrame(
+        {
+            "stage": ["lead", "won"],
+            "label": [evil, "Won & <b>done</b>"],
+            "owner": ["marketing", "sales"],
+            "entered": [100, 10],
+            "next_stage": ["won", None],
+            "conversion_period": [0.1, None],
+            "conversion_cohort": [0.1, None],
+            "median_days": [12.5, None],
+        }
+    )
+    return PackData(
+        company=evil,
+        period=period,
+        vs_label="plan",
+        currency="EUR",
+        today=TODAY,
+        generated_at=pd.Timestamp("2026-07-01").to_pydatetime(),
+        funnel=funnel,
+        scorecard=pd.DataFrame(
+            {
+                "name": [evil],
+                "kind": ["volume"],
+                "giver": ["marketing"],
+                "receiver": [evil],
+                "target": [100.0],
+                "actual": [80.0],
+                "unit": ["count"],
+                "status": ["missed"],
+                "trend": [[70.0, 90.0, 80.0]],
+            }
+        ),
+        gap=pd.DataFrame(
+            {
+                "factor": ["leads"],
+                "label": [evil],
+                "owner": [evil],
+                "base": [10.0],
+                "actual": [8.0],
+                "contribution": [-2000.0],
+                "unit": ["count"],
+            }
+        ),
+        revenue_base=10000.0,
+        revenue_actual=8000.0,
+        gap_segments=pd.DataFrame({"segment": [evil], "leads": [-2000.0], "total": [-2000.0]}),
+        gap_segment_by=evil,
+        attribution=pd.DataFrame(
+            {
+                "channel": [evil, "paid_search"],
+                "pipeline": [1000.0, 500.0],
+                "revenue": [300.0, 200.0],
+                "margin": [100.0, 50.0],
+                "spend": [50.0, 80.0],
+                "roi": [5.0, 1.5],
+            }
+        ),
+        attribution_model=evil,
+        glossary=pd.DataFrame(
+            {"name": [evil], "definition": [evil], "owner": ["sales"], "source": ["contract"]}
+        ),
+        actions=pd.DataFrame(
+            {
+                "id": [1],
+                "team": ["sales"],
+                "owner": [evil],
+                "due": [date(2026, 7, 1)],
+                "status": ["open"],
+                "overdue": [True],
+                "days_overdue": [19],
+                "text": [evil],
+            }
+        ),
+    )
+
+
+@LANGS
+def test_crm_names_are_escaped_everywhere(lang: str) -> None:
+    html = render_html(hostile_pack(), lang)
+    assert "<script" not in html.lower()
+    assert "<b>done</b>" not in html
+    assert html.count("&lt;script&gt;") >= 10  # table cells, headings, chart labels (SVG)
+    svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    assert len(svgs) == 4  # sparkline, funnel, waterfall, attribution
+    assert any("&lt;script&gt;" in s for s in svgs)
+    # self-contained: nothing to fetch
+    assert not re.search(r'<(link|img|script|iframe)\b|@import|url\((?!#)|src="', html)
+    assert not re.search(r'href="(?!#)', html)
+
+
+def test_css_strings_cannot_break_out() -> None:
+    from cueva.report._render import css_string
+
+    assert css_string('Página "1"</style>') == "Página \\22 1\\22 \\3C /style\\3E "
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    def invoke(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        got = capsys.readouterr()
+        return Result(code, got.out, got.err)
+
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def pdf_pack(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("out") / "pack.html"
+    try:
+        main(["report", str(demo), "--period", PERIOD, "--vs", VS, "--lang", "es",
+              "--out", str(out), "--pdf"])  # fmt: skip
+    except SystemExit as exc:
+        assert not exc.code
+    return out, out.with_suffix(".pdf")
+
+
+def test_cli_writes_html_and_pdf(pdf_pack: tuple[Path, Path]) -> None:
+    html, pdf = pdf_pack
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_pdf_pages_numbers_and_text(pdf_pack: tuple[Path, Path]) -> None:
+    reader = pypdf.PdfReader(pdf_pack[1])
+    n = len(reader.pages)
+    assert 4 <= n <= 20
+    pages = [" ".join((pg.extract_text() or "").split()) for pg in reader.pages]
+    title = pages[0]
+    assert "DOSIER DE LA REUNIÓN CONJUNTA" in title.upper()
+    assert "Altamira Cloud S.L." in title and "2026-Q2" in title
+    assert "Página" not in title  # the title page has no number
+    for i, page in enumerate(pages[1:], start=2):
+        assert f"Página {i} / {n}" in page
+    text = " ".join(pages)
+    for heading in ("1. Resumen", "3. Embudo", "4. Análisis de la desviación", "7. Orden del día"):
+        assert heading in text
+    assert "¿Cuáles son mis puntos ciegos?" in text
+    assert "vencida hace" in text
+
+
+def test_pdf_keeps_every_chart_whole(packs: dict[str, tuple[PackData, str]]) -> None:
+    """Each inline SVG is laid out once, on one page (a chart is never cut)."""
+    from weasyprint import HTML
+
+    html = packs["en"][1]
+    doc = HTML(string=html).render()
+    svgs = figures = 0
+    for page in doc.pages:
+        for box in page._page_box.descendants():
+            tag = str(getattr(box, "element_tag", ""))
+            svgs += tag.endswith("}svg") and type(box).__name__ == "InlineReplacedBox"
+            # a figure cut by a page break would have a box on each of two pages
+            figures += tag == "figure" and type(box).__name__ == "BlockBox"
+    assert svgs == len(re.findall(r"<svg\b", html)) > 0
+    assert figures == len(re.findall(r"<figure\b", html)) > 0
+    assert render_pdf(html).startswith(b"%PDF-")
+
+
+def test_cli_errors_are_one_line(demo: Path, tmp_path: Path, cli: Callable[..., Result]) -> None:
+    r = cli("report", str(demo), "--period", "2026-Q5", "--out", str(tmp_path / "p.html"))
+    assert r.code == 1
+    assert r.err.strip().startswith("error: not a period: '2026-Q5'")
+    assert "Traceback" not in r.err
+    r = cli(
+        "report", str(demo), "--period", PERIOD, "--lang", "fr", "--out", str(tmp_path / "p.html")
+    )
+    assert r.code == 1 and "unknown report language 'fr'" in r.err
+    r = cli("report", str(demo), "--period", PERIOD, "--out", str(tmp_path / "p.pdf"))
+    assert r.code == 1 and "must name an .html file" in r.err
+    assert not (tmp_path / "p.html").exists()
