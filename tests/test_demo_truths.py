@@ -280,3 +280,116 @@ def test_part_of_rejected_leads_carry_a_reason(demo: dict[str, pd.DataFrame]) ->
     # only rejected leads carry a reason, and rejected leads never reached SQL
     assert demo["people"][~rejected].rejection_reason.isna().all()
     assert not (rejected & _reached(demo, "sql")).any()
+
+
+# ---------------------------------------------------------------- the numbers in docs/demo.md
+
+
+def measure(seed: int = 7, scale: str = "medium") -> None:
+    """Print the planted truths as measured on a generated company (docs/demo.md quotes them).
+
+    Run: .venv/bin/python -m tests.test_demo_truths [seed] [scale]
+    """
+    demo = {name: t.to_pandas() for name, t in generate(seed, scale).items()}
+    p = demo["people"].assign(
+        mql=_reached(demo, "mql"), sql=_reached(demo, "sql"), rejected=_reached(demo, "rejected")
+    )
+    print(f"seed {seed}, scale {scale}")
+    c = p[p.created_at < "2026-07-01"]
+    rate = c.groupby("channel")[["mql", "sql"]].mean()
+    rate["mql_to_sql"] = c[c.mql].groupby("channel").sql.mean()
+    print("1. lead->MQL, lead->SQL, MQL->SQL by channel (leads created to 2026-06-30):")
+    print(rate.round(4).to_string())
+    r = rate.sql
+    print(f"   events / paid_social lead->SQL: {r['events'] / r['paid_social']:.3f}")
+
+    ev = demo["stage_events"]
+    mql = ev[ev.stage == "mql"][["entity_id", "entered_at"]].rename(
+        columns={"entity_id": "person_id"}
+    )
+    act = demo["activities"]
+    first = (
+        act[~act.is_automated.astype(bool)]
+        .groupby("person_id", as_index=False)
+        .agg(first=("occurred_at", "min"))
+    )
+    df = mql.merge(first, on="person_id").merge(p[["person_id", "owner_id"]], on="person_id")
+    hol = set(holidays.country_holidays("ES", subdiv="MD", years=range(2024, 2028)))
+    df["hours"] = [
+        _business_hours(a.to_pydatetime(), b.to_pydatetime(), hol)
+        for a, b in zip(df.entered_at, df["first"], strict=True)
+    ]
+    g = df.groupby("owner_id").hours
+    print("2. business hours MQL -> first human contact, by rep (p50, p90, MQLs):")
+    print(
+        pd.DataFrame({"p50": g.median(), "p90": g.quantile(0.9), "n": g.size()})
+        .round(2)
+        .to_string()
+    )
+    print(f"   MQLs never contacted by a human: {1 - len(df) / len(mql):.3f}")
+
+    start, end = pd.Timestamp(T.DROP_START), pd.Timestamp(T.DROP_END) + pd.Timedelta(days=1)
+    six = pd.Timedelta(weeks=6)
+    ps = p.channel == T.DROP_CHANNEL
+    for label, lo, hi in (
+        ("before", start - six, start),
+        ("during", start, end),
+        ("after", end, end + six),
+    ):
+        w = (p.created_at >= lo) & (p.created_at < hi)
+        print(
+            f"3. paid_search leads {label:<6} {lo.date()}..{(hi - pd.Timedelta(days=1)).date()}: "
+            f"{int(ps[w].sum()):>6}, other channels {int((~ps[w]).sum()):>6}"
+        )
+
+    o = demo["opportunities"]
+    o = o[o.is_closed.astype(bool)].copy()
+    o["quarter"] = pd.PeriodIndex(pd.to_datetime(o.close_date), freq="Q").astype(str)
+    o["won_amount"] = o.amount.where(o.is_won.astype(bool), 0.0)
+    q = o.groupby(["type", "quarter"]).agg(
+        closed=("is_won", "size"), won=("is_won", "sum"), won_amount=("won_amount", "sum")
+    )
+    q["win_rate"] = q.won / q.closed
+    print("4. closed deals by type and close quarter:")
+    print(q.round(3).to_string())
+    lost = o[~o.is_won.astype(bool) & (o.type == "new")]
+    comp = lost.groupby(lost.quarter == "2026Q2").lost_reason.apply(
+        lambda s: (s == "competitor").mean()
+    )
+    print(
+        f"   share lost to a competitor: 2026Q2 {comp[True]:.3f}, other quarters {comp[False]:.3f}"
+    )
+
+    tp, converted = _journeys(demo)
+    has_web = set(tp.loc[tp.channel == T.LIFT_CHANNEL, "person_id"])
+    m = p[p.mql & (p.created_at < "2026-07-01") & (p.channel != T.LIFT_CHANNEL)]
+    web = m.person_id.isin(has_web)
+    print(
+        f"5. MQL->SQL with a webinar touch {m.sql[web].mean():.4f} (n {int(web.sum())}), "
+        f"without {m.sql[~web].mean():.4f} (n {int((~web).sum())}): "
+        f"lift {m.sql[web].mean() / m.sql[~web].mean():.3f}"
+    )
+    effects = _markov_removal_effects(tp, converted)
+    conv = tp[tp.person_id.map(converted)]
+    sets = conv.drop_duplicates(["person_id", "channel"])
+    shapley = (1 / sets.groupby("person_id").channel.transform("size")).groupby(sets.channel).sum()
+    table = pd.DataFrame(
+        {
+            "markov_removal_effect": effects,
+            "markov_share": effects / effects.sum(),
+            "shapley_share": shapley / shapley.sum(),
+        }
+    ).sort_values("markov_share", ascending=False)
+    print("   attribution of SQLs (journeys = touches up to the SQL):")
+    print(table.round(3).to_string())
+
+    rej = p[p.rejected]
+    print(f"6. rejected MQLs {len(rej)}, with a reason {rej.rejection_reason.notna().mean():.4f}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    measure(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 7, sys.argv[2] if len(sys.argv) > 2 else "medium"
+    )

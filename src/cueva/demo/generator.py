@@ -434,20 +434,29 @@ def generate(seed: int = 7, scale: str | Scale = "medium") -> dict[str, pa.Table
     )
 
     # ---------------------------------------------------------------- new-business deals
-    nb = np.flatnonzero(has_opp)
+    # Deals from this period's SQLs, plus the pipeline that was open on the first day: deals
+    # created in the OPEN_PIPELINE_DAYS before it at the rate of the first months' SQLs
+    # (without them, closes, wins and renewals would ramp up from zero).
+    sql_idx = np.flatnonzero(is_sql)
+    early = (sql_at[sql_idx] >= 60 * DAY) & (sql_at[sql_idx] < 180 * DAY)
+    n_pre = rng.poisson(early.sum() / 120 * T.P_OPPORTUNITY * T.OPEN_PIPELINE_DAYS)
+    pre_like = rng.choice(sql_idx, size=n_pre)  # account and rep of a lead like theirs
+    nb = np.concatenate([np.flatnonzero(has_opp), pre_like])
+    n_nb = nb.size
+    pre = np.arange(n_nb) >= n_nb - n_pre
     nb_seg = seg[acc[nb]]
     opp = {
-        "kind": np.zeros(nb.size, np.int64),  # 0 new, 1 expansion, 2 renewal
-        "person": nb,
+        "kind": np.zeros(n_nb, np.int64),  # 0 new, 1 expansion, 2 renewal
+        "person": np.where(pre, -1, nb),
         "account": acc[nb],
         "owner": len(MARKETERS) + 3 + rep[nb],
-        "created": opp_at[nb],
+        "created": np.where(pre, -rng.random(n_nb) * T.OPEN_PIPELINE_DAYS * DAY, opp_at[nb]),
         "amount": _lognormal(
-            rng, np.array(T.DEAL_AMOUNT)[nb_seg, 0], np.array(T.DEAL_AMOUNT)[nb_seg, 1], nb.size
+            rng, np.array(T.DEAL_AMOUNT)[nb_seg, 0], np.array(T.DEAL_AMOUNT)[nb_seg, 1], n_nb
         ),
         "cycle": np.maximum(
             _lognormal(
-                rng, np.array(T.CYCLE_DAYS)[nb_seg, 0], np.array(T.CYCLE_DAYS)[nb_seg, 1], nb.size
+                rng, np.array(T.CYCLE_DAYS)[nb_seg, 0], np.array(T.CYCLE_DAYS)[nb_seg, 1], n_nb
             ),
             7.0,
         ),
@@ -455,6 +464,9 @@ def generate(seed: int = 7, scale: str | Scale = "medium") -> dict[str, pa.Table
         "margin": np.array(T.GROSS_MARGIN_RATE)[nb_seg],
     }
     new = _close(rng, opp)
+    # deals of the open pipeline that closed before the first day are history (the installed base)
+    still_open = new["created"] + new["cycle"] * DAY >= 0
+    new = {k: v[still_open] for k, v in new.items()}
 
     # ---------------------------------------------------------------- customers and subscriptions
     won_new = new["won"] & new["closed"]

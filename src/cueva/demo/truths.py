@@ -105,6 +105,10 @@ REJECTION_REASONS: Final = (
 #: P(SQL becomes a new-business opportunity) and days from SQL to opportunity.
 P_OPPORTUNITY: Final = 0.70
 OPPORTUNITY_LAG_DAYS: Final = (6.0, 0.6)
+#: The pipeline open on the first day: new-business deals created in the days before it (at
+#: the rate of the first months' SQLs; no person, since their leads predate the data) that were
+#: still open on 2024-12-01.
+OPEN_PIPELINE_DAYS: Final = 240
 
 SEGMENTS: Final = ("SMB", "mid-market", "enterprise")
 SEGMENT_SHARE: Final = (0.60, 0.30, 0.10)  # of accounts
