@@ -36,10 +36,22 @@ if TYPE_CHECKING:
     from cueva.store import Store
 
 QUARANTINE_TABLE = "_cueva_quarantine"
+QUARANTINE_SCHEMA = {
+    "source": "string",
+    "file": "string",
+    "row": "int64",
+    "table_name": "string",
+    "column_name": "string",
+    "value": "string",
+    "reason": "string",
+    "quarantined_at": "timestamp",
+}
 BOOK = ("__file", "__row", "__problem", "__pcol", "__pval")
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "si", "sí", "verdadero", "sim", "x")
 FALSE_WORDS = ("false", "f", "0", "no", "n", "falso", "não", "nao", "")
 _UNMAPPED = "#cueva-unmapped#"
+#: Reason of rows held back because a row they reference was.
+CASCADE = "references a quarantined"
 
 IBIS_TYPE: dict[ColumnType, str] = {
     "string": "string",
@@ -457,44 +469,38 @@ def finish(
             if ref.when:
                 cond = cond & (t[ref.when[0]] == ref.when[1])
             t = t.mutate(
-                __problem=ibis.ifelse(
-                    cond, f"references a quarantined {ref.table} row", t["__problem"]
-                ),
+                __problem=ibis.ifelse(cond, f"{CASCADE} {ref.table} row", t["__problem"]),
                 __pcol=ibis.ifelse(cond, ref.column, t["__pcol"]),
                 __pval=ibis.ifelse(cond, t[ref.column].cast("string"), t["__pval"]),
             )
-        t = eng.materialize(t)
-        ok = t.filter(t["__problem"].isnull())
         keys = list(spec.key)
-        ranked = ok.mutate(
-            __rank=ibis.row_number().over(
-                group_by=[ok[k] for k in keys],
-                order_by=[ibis.desc(ok["__file"]), ibis.desc(ok["__row"])],
-            )
+        ok = t["__problem"].isnull()
+        rank = ibis.row_number().over(
+            group_by=[ok, *[t[k] for k in keys]],
+            order_by=[ibis.desc(t["__file"]), ibis.desc(t["__row"])],
         )
-        deduped = ranked.filter(ranked["__rank"] == 0).drop("__rank")
-        bad = t.filter(t["__problem"].notnull())
-        final = eng.materialize(deduped.union(bad))
-        counts = con.execute(
-            final.aggregate(
-                n=final.count(),
-                bad=final["__problem"].notnull().sum(),
-            )
-        ).iloc[0]
-        n_ok = int(counts["n"]) - int(counts["bad"] or 0)
-        n_bad = int(counts["bad"] or 0)
-        dupes = int(con.execute(t.count())) - int(counts["n"])
+        t = eng.materialize(t.mutate(__keep=~ok | (rank == 0)))
+        final = t.filter(t["__keep"]).drop("__keep")
+        good = t["__keep"] & t["__problem"].isnull()
+        aggs: dict[str, ir.Value] = {
+            "n_ok": good.sum(),
+            "n_bad": t["__problem"].notnull().sum(),
+            "dupes": (~t["__keep"]).sum(),
+        }
+        if spec.time_column:
+            aggs["a"] = t[spec.time_column].min(where=good)
+            aggs["b"] = t[spec.time_column].max(where=good)
+        counts = con.execute(t.aggregate(**aggs)).iloc[0]
+        n_ok = int(counts["n_ok"] or 0)
+        n_bad = int(counts["n_bad"] or 0)
+        dupes = int(counts["dupes"] or 0)
         if dupes:
             build.merged[f"duplicate {name} rows (same {', '.join(keys)})"] = dupes
         bad_counts[name] = n_bad
         built[name] = final
         first = last = None
         if spec.time_column and n_ok:
-            good = final.filter(final["__problem"].isnull())
-            rng = con.execute(
-                good.aggregate(a=good[spec.time_column].min(), b=good[spec.time_column].max())
-            ).iloc[0]
-            first, last = _iso(rng["a"], tz), _iso(rng["b"], tz)
+            first, last = _iso(counts["a"], tz), _iso(counts["b"], tz)
         summary.tables.append(TableRows(name, n_ok, n_bad, first, last))
 
     problems = [
@@ -521,20 +527,28 @@ def finish(
                 f=all_problems["__file"].min(),
                 r=all_problems["__row"].min(),
             )
-            .order_by([ibis.desc("n"), "__table", "__pcol", "__pval"])
+            .order_by(
+                [
+                    ibis._["__problem"].startswith(CASCADE),
+                    ibis.desc("n"),
+                    "__table",
+                    "__pcol",
+                    "__pval",
+                ]
+            )
             .limit(10)
         )
         summary.unmapped = [
             Unmapped(
-                str(row.__table),
-                str(row.__pcol),
-                None if pd.isna(row.__pval) else str(row.__pval),
-                str(row.__problem),
-                int(row.n),
-                str(row.f),
-                int(row.r),
+                str(row["__table"]),
+                str(row["__pcol"]),
+                None if pd.isna(row["__pval"]) else str(row["__pval"]),
+                str(row["__problem"]),
+                int(row["n"]),
+                str(row["f"]),
+                int(row["r"]),
             )
-            for row in top.itertuples(index=False)
+            for row in top.to_dict("records")
         ]
         summary.problem_rows = sum(bad_counts.values())
 
@@ -584,6 +598,8 @@ def finish(
     summary.written = True
     if all_problems is not None:
         _write_quarantine(store, build.source, con.execute(all_problems))
+    elif QUARANTINE_TABLE in store.con.list_tables():
+        _write_quarantine(store, build.source, pd.DataFrame(columns=[*BOOK, "__table"]))
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -611,25 +627,17 @@ def _write_quarantine(store: Store, source: str, frame: pd.DataFrame) -> None:
         old = con.table(QUARANTINE_TABLE)
         keep = old.filter(old.source != source).to_pandas()
         new = pd.concat([keep, new], ignore_index=True)
-    con.create_table(QUARANTINE_TABLE, new, overwrite=True)
+        # (Ibis create_table(overwrite=True) and drop_table are broken with this sqlglot.)
+        con.insert(QUARANTINE_TABLE, ibis.memtable(new, schema=QUARANTINE_SCHEMA), overwrite=True)
+    else:
+        con.create_table(QUARANTINE_TABLE, ibis.memtable(new, schema=QUARANTINE_SCHEMA))
 
 
 def quarantined(store: Store) -> pd.DataFrame:
     """The rows held back by the last ``--quarantine`` import of each source."""
     con = store.con
     if QUARANTINE_TABLE not in con.list_tables():
-        return pd.DataFrame(
-            columns=[
-                "source",
-                "file",
-                "row",
-                "table_name",
-                "column_name",
-                "value",
-                "reason",
-                "quarantined_at",
-            ]
-        )
+        return pd.DataFrame(columns=list(QUARANTINE_SCHEMA))
     return con.table(QUARANTINE_TABLE).order_by(["source", "file", "row"]).to_pandas()
 
 
@@ -637,7 +645,7 @@ def run_build(
     source: str,
     contract: Contract,
     store: Store | None,
-    fill: Callable[[Build], None],
+    fill: Callable[[Build], object],
     *,
     source_timezone: str | None = None,
     dry_run: bool = False,

@@ -105,6 +105,15 @@ class Engine:
             raise SourceReadError(f"{shown}: cannot read the file: {_first_line(exc)}") from exc
         return self.con.table(name)
 
+    def sniff_delimiter(self, path: Path, shown: str) -> str:
+        try:
+            rows = self.raw.execute(
+                f"SELECT Delimiter FROM sniff_csv({_lit(str(path))})"
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise SourceReadError(f"{shown}: cannot read the file: {_first_line(exc)}") from exc
+        return str(rows[0][0]) if rows else ","
+
     def header(self, path: Path, shown: str, *, sep: str | None = None) -> list[str]:
         """The column names of a CSV file, as the engine reads them."""
         args = [_lit(str(path)), "header = true", "all_varchar = true", "sample_size = 2048"]

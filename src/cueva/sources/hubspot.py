@@ -59,6 +59,11 @@ COMPANY_IDS = (
 )
 CONTACT_IDS = ("Associated Contact IDs", "Associated Contact ID", "contact_id")
 MERGED = ("Merged Record IDs", "hs_merged_object_ids", "calculated_merged_vids")
+KIND_IDS = {
+    "contacts": ("contact_id", "Contact ID", "vid"),
+    "companies": ("company_id", "Company ID"),
+    "deals": ("deal_id", "Deal ID"),
+}
 LIFECYCLE_DATE = r"(?:property_)?hs_lifecyclestage_([a-z0-9_]+?)_date"
 DATE_ENTERED = r"(?:property_)?hs_(?:v2_)?date_entered_([a-z0-9_]+)"
 DATE_ENTERED_LABEL = r'date entered "(.+?)(?: \([^()]*\))?"'
@@ -136,7 +141,7 @@ def build_hubspot(
             return None
         r = raw[kind]
         sel: dict[str, ir.Value] = {
-            "id": r.col(*ID, kind[:-1] + "_id", kind[:-1].title() + " ID"),
+            "id": r.col(*ID, *KIND_IDS[kind]),
             "alive": alive(r),
             "merged": r.col(*MERGED),
             **r.book(),
@@ -169,6 +174,7 @@ def build_hubspot(
             "Lifecycle Stage",
             "lifecyclestage",
             "property_lifecyclestage",
+            "lifecycle_stage",
             "Etapa del ciclo de vida",
         ),
         source=lambda r: r.col(

@@ -95,23 +95,26 @@ def _alive(r: Raw) -> ir.BooleanValue:
 
 def build_salesforce(
     build: Build,
-    folder: Path,
+    folder: Path | None,
     *,
     values: Mapping[str, Mapping[str, str | None]] | None = None,
     stage_dates: Mapping[str, str] | None = None,
     store: Store | None = None,
+    raws: Mapping[str, Raw] | None = None,
 ) -> None:
-    """Add the canonical tables of the export in ``folder`` to ``build``."""
-    files = find_objects(folder)
+    """Add the canonical tables of the export in ``folder`` (or of ``raws``, by object name,
+    e.g. warehouse tables renamed to API field names) to ``build``."""
     eng = build.engine
     vm = value_maps(values)
     stages = build.stages
-    raw: dict[str, Raw] = {}
-    for obj, path in files.items():
-        raw[obj] = Raw(path.name, eng.read_csv(path, path.name))
-        build.raws.append(raw[obj])
-    rates_file = find_rates_file(folder)
-    rates = read_rates(build, rates_file) if rates_file else None
+    raw: dict[str, Raw] = dict(raws or {})
+    rates = None
+    if folder is not None:
+        for obj, path in find_objects(folder).items():
+            raw[obj] = Raw(path.name, eng.read_csv(path, path.name))
+        rates_file = find_rates_file(folder)
+        rates = read_rates(build, rates_file) if rates_file else None
+    build.raws.extend(raw.values())
     home = build.contract.currency
 
     def base(obj: str, **cols: Callable[[Raw], ir.Value]) -> ir.Table | None:
@@ -131,8 +134,12 @@ def build_salesforce(
     def dropped(t: ir.Table | None, what: str) -> None:
         if t is None:
             return
-        n = build.count(t.filter(~t.alive & t.master.isnull()))
-        m = build.count(t.filter(~t.alive & t.master.notnull()))
+        got = eng.con.execute(
+            t.aggregate(
+                n=(~t.alive & t.master.isnull()).sum(), m=(~t.alive & t.master.notnull()).sum()
+            )
+        ).iloc[0]
+        n, m = int(got["n"] or 0), int(got["m"] or 0)
         if n:
             build.dropped[f"deleted {what}"] = build.dropped.get(f"deleted {what}", 0) + n
         if m:
@@ -444,12 +451,11 @@ def build_salesforce(
         )
     for p in people_parts:
         build.add("people", p)
-    alive_people = sum(build.count(t.filter(t.alive)) for t in (lead, contact) if t is not None)
-    rows_people = sum(build.count(p) for p in people_parts)
-    if alive_people > rows_people:
-        build.merged["lead/contact records merged into one person (converted leads)"] = (
-            alive_people - rows_people
-        )
+    if person_pairs:
+        pairs = union_all(p.select(id=p.id, pid=p.pid) for p, _ in person_pairs)
+        n_merged = build.count(pairs.filter(pairs.id != pairs.pid))
+        if n_merged:
+            build.merged["lead/contact records merged into one person (converted leads)"] = n_merged
 
     # Person stage events from lead status.
     if lead is not None:
