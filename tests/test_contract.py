@@ -95,6 +95,9 @@ def test_sign_records_both_heads_and_keeps_comments(tmp_path: Path) -> None:
     sign_contract(path, "sales", "Sergio Ruiz", now=T2)
     c = load_contract(path)
     assert is_signed(c)
+    assert [(s.team, s.signed_at) for s in c.signatures] == [("marketing", T1), ("sales", T2)]
+    sign_contract(path, "sales", "Sergio Ruiz", now=T2)  # signing again adds one entry
+    assert len(load_contract(path).signatures) == 3
     status = {s.team: s for s in signature_status(c)}
     assert status["marketing"].name == "Marta Gil" and status["marketing"].current
     assert status["sales"].signed_at == T2

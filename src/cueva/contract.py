@@ -72,7 +72,7 @@ class Stage(_Model):
     label: str | None = Field(None, description="Display name, e.g. Marketing Qualified Lead.")
     description: str = Field("", description="What the stage means, in plain words.")
     owner: Team = Field(description="Team that owns the stage: marketing, sales or shared.")
-    entry: StageEntry
+    entry: StageEntry = Field(description="What marks entry into the stage.")
 
     @property
     def display(self) -> str:
@@ -80,7 +80,7 @@ class Stage(_Model):
 
 
 class Funnel(_Model):
-    stages: list[Stage] = Field(min_length=2)
+    stages: list[Stage] = Field(min_length=2, description="Ordered stages, person stages first.")
     conversion_window_days: int = Field(
         90, ge=1, description="N in cohort conversion: reached the next stage within N days."
     )
@@ -430,9 +430,10 @@ class Contract(_Model):
     timezone: str = Field("UTC", description="IANA timezone of the business, e.g. Europe/Madrid.")
     fiscal_year_start: int = Field(1, ge=1, le=12, description="Month the fiscal year starts.")
     language: Literal["en", "es"] = Field("en", description="Report language.")
-    funnel: Funnel
+    funnel: Funnel = Field(description="The stages every lead and deal moves through.")
     attribution: AttributionSettings = Field(
-        default_factory=lambda: AttributionSettings.model_validate({})
+        default_factory=lambda: AttributionSettings.model_validate({}),
+        description="How channels and campaigns get credit (see docs/attribution.md).",
     )
     glossary: list[GlossaryTerm] = Field(
         default_factory=list, description="Metrics in plain words, in a tree ending in revenue."
@@ -869,8 +870,12 @@ NOT_TERMS = ("signatures", "notifications")
 
 def contract_terms(contract: Contract) -> dict[str, Any]:
     """The terms both heads sign: the validated contract without its signatures and its
-    notification settings, as plain JSON data (comments and formatting do not count)."""
-    data: dict[str, Any] = contract.model_dump(mode="json", exclude=set(NOT_TERMS))
+    notification settings, as plain JSON data. Comments and formatting do not count, and
+    neither do values left at their defaults (so a new optional key in a later Cueva version
+    does not make every signature stale)."""
+    data: dict[str, Any] = contract.model_dump(
+        mode="json", exclude=set(NOT_TERMS), exclude_defaults=True
+    )
     return data
 
 
@@ -921,7 +926,7 @@ def _replace_block(text: str, key: str, value: Any, comment: str = "") -> str:
         head = f"\n{comment}\n" if comment else "\n"
         return text + tail + head + dumped
     end = start + 1
-    while end < len(lines) and not re.match(r"^[^\s#]", lines[end]):
+    while end < len(lines) and not re.match(r"^[^\s#-]", lines[end]):  # "- " items belong
         end += 1
     while end > start + 1 and (
         not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")
@@ -1099,6 +1104,58 @@ def write_targets(
     return updated
 
 
+# --------------------------------------------------------------------------- reference
+
+
+def _type_name(annotation: Any) -> str:
+    text = str(annotation)
+    if isinstance(annotation, type):
+        text = annotation.__name__
+    for prefix in ("typing.", "cueva.contract.", "datetime.", "cueva.attribution.settings."):
+        text = text.replace(prefix, "")
+    return text.replace("NoneType", "None")
+
+
+def reference_markdown() -> str:
+    """Every key of ``cueva.yaml`` as Markdown tables (one per section), from the models."""
+    out: list[str] = []
+    seen: set[type[BaseModel]] = set()
+    queue: list[tuple[str, type[BaseModel]]] = [("(top level)", Contract)]
+    while queue:
+        where, model = queue.pop(0)
+        if model in seen:
+            continue
+        seen.add(model)
+        out.append(f"### `{where}`\n")
+        doc = (model.__doc__ or "").strip().split("\n\n")[0]
+        if doc and not doc.startswith(("Usage docs", "A base class")):
+            out.append(" ".join(doc.split()) + "\n")
+        out.append("| key | type | default | meaning |")
+        out.append("|---|---|---|---|")
+        for name, field in model.model_fields.items():
+            if field.is_required():
+                default = "required"
+            elif field.default_factory is not None:
+                value = field.default_factory()  # type: ignore[call-arg]
+                if isinstance(value, BaseModel):
+                    default = "see below"
+                else:
+                    default = f"`{json.dumps(value)}`" if value else "empty"
+            else:
+                default = f"`{json.dumps(field.default)}`" if field.default is not None else "none"
+            desc = " ".join((field.description or "").split())
+            kind = _type_name(field.annotation).replace("|", "\\|")
+            out.append(f"| `{name}` | {kind} | {default} | {desc} |")
+            inner = _inner_model(field.annotation)
+            if inner is not None and inner not in seen:
+                origin = getattr(field.annotation, "__origin__", None)
+                suffix = "[]" if origin is list else ".<name>" if origin is dict else ""
+                prefix = "" if where == "(top level)" else f"{where}."
+                queue.append((f"{prefix}{name}{suffix}", inner))
+        out.append("")
+    return "\n".join(out)
+
+
 # --------------------------------------------------------------------------- glossary
 
 
@@ -1112,11 +1169,17 @@ def glossary_markdown(contract: Contract) -> str:
         for parent in t.feeds:
             children[parent].append(t.name)
     out: list[str] = []
+    shown: set[str] = set()
 
     def walk(name: str, depth: int) -> None:
         t = by_name[name]
+        pad = "  " * depth
+        if name in shown:  # a metric that feeds two parents is spelled out once
+            out.append(f"{pad}- **{t.name}** (see above)")
+            return
+        shown.add(name)
         extra = ", ".join(x for x in (t.unit, f"owner: {t.owner}" if t.owner else None) if x)
-        out.append(f"{'  ' * depth}- **{t.name}**{f' ({extra})' if extra else ''}: {t.definition}")
+        out.append(f"{pad}- **{t.name}**{f' ({extra})' if extra else ''}: {t.definition}")
         for child in children[name]:
             walk(child, depth + 1)
 
@@ -1153,6 +1216,7 @@ __all__ = [
     "is_signed",
     "load_contract",
     "parse_contract",
+    "reference_markdown",
     "sign_contract",
     "signature_status",
     "starter_contract",
