@@ -558,7 +558,7 @@ def finish(
     summary.fx_rates = list(build.fx_rates)
     summary.currencies = dict(build.currencies)
 
-    if summary.problem_rows and not quarantine:
+    if summary.problem_rows and not quarantine and not dry_run:
         lines = [
             f"{summary.problem_rows:,} row(s) of the {build.source} export did not map; "
             "nothing was written (fix the mapping, or use --quarantine to import the rest):"

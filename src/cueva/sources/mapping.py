@@ -187,6 +187,26 @@ def load_mapping(path: Path | str) -> MappingFile:
     return parse_mapping(text, str(p))
 
 
+def load_value_maps(path: Path | str) -> dict[str, dict[str, str | None]]:
+    """A ``--values`` file: {map name: {source value: canonical value or null}}, e.g.
+    ``lead_status: {Zombie: null, Hot: mql}``; map names are checked by the adapters."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{p}: no such values file") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise MappingError(f"{p}: not a valid YAML file ({exc})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise MappingError(
+            f"{p}: expected maps by name, e.g. 'lead_status: {{Hot: mql}}' (see docs/sources.md)"
+        )
+    return {
+        str(name): {_yaml_text(k): (None if v is None else _yaml_text(v)) for k, v in m.items()}
+        for name, m in data.items()
+    }
+
+
 def _parse(v: ir.StringValue, kind: ColumnType, fmt: str | None, tz: str, decimal: str) -> ir.Value:
     if kind == "string":
         return v
@@ -307,5 +327,6 @@ __all__ = [
     "build_mapping",
     "import_mapping",
     "load_mapping",
+    "load_value_maps",
     "parse_mapping",
 ]
