@@ -384,7 +384,7 @@ def _funnel_section(c: _Ctx) -> dict[str, Any]:
         "has_plan": plan is not None,
         "has_vs": vs is not None,
         "vs_label": d.compare_label,
-        "chart": charts.to_svg(chart),
+        "chart": charts.to_svg(chart, c.fmt.lang),
         "chart_title": _("Funnel: entries per stage"),
         "deals": deals,
     }
@@ -402,11 +402,12 @@ def _scorecard_section(c: _Ctx) -> dict[str, Any]:
         spark = None
         if isinstance(trend, (list, tuple)) and len(trend) >= 2:
             spark = charts.to_svg(
-                charts.sparkline([_f(v) for v in trend], description=c._("Trend"))
+                charts.sparkline([_f(v) for v in trend], description=c._("Trend")), c.fmt.lang
             )
         rows.append(
             {
                 "name": r["name"],
+                "description": r.get("description") or "",
                 "giver": _word(c.labels, r["giver"]),
                 "receiver": _word(c.labels, r["receiver"]),
                 "target": c.value(r["target"], unit),
@@ -487,7 +488,7 @@ def _gap_section(c: _Ctx) -> dict[str, Any]:
         ]
     return {
         "rows": rows,
-        "chart": charts.to_svg(chart),
+        "chart": charts.to_svg(chart, c.fmt.lang),
         "segments": segments,
         "segment_factors": segment_factors,
         "segment_by": d.gap_segment_by,
@@ -541,7 +542,7 @@ def _attribution_section(c: _Ctx) -> dict[str, Any]:
         ]
     return {
         "rows": rows,
-        "chart": charts.to_svg(chart) if chart_rows else None,
+        "chart": charts.to_svg(chart, c.fmt.lang) if chart_rows else None,
         "model": d.attribution_model,
         "rule": d.sourced_rule,
         "sourced": sourced,

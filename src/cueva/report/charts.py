@@ -171,7 +171,11 @@ _ID = re.compile(r'\bid="([^"]+)"')
 _counter = itertools.count(1)
 
 
-def to_svg(chart: Any) -> str:
+#: d3 number/time format locales of the report languages (thousands and decimal marks).
+D3_LOCALES = {"en": "en-US", "es": "es-ES"}
+
+
+def to_svg(chart: Any, lang: str = "en") -> str:
     """Render an Altair chart (or a Vega-Lite spec dict) to an SVG string.
 
     Element ids are made unique per chart (Vega numbers its clip paths from 1 in every
@@ -181,7 +185,11 @@ def to_svg(chart: Any) -> str:
     import vl_convert as vlc
 
     spec = chart if isinstance(chart, dict) else chart.to_dict()
-    svg: str = vlc.vegalite_to_svg(spec)
+    locale = D3_LOCALES.get(lang, "en-US")
+    # no base URL is allowed: the charts carry their data inline and fetch nothing
+    svg: str = vlc.vegalite_to_svg(
+        spec, format_locale=locale, time_format_locale=locale, allowed_base_urls=[]
+    )
     prefix = f"c{next(_counter)}-"
     ids = set(_ID.findall(svg))
     if ids:
@@ -194,6 +202,7 @@ def to_svg(chart: Any) -> str:
 
 
 __all__ = [
+    "D3_LOCALES",
     "DOWN",
     "PALETTE",
     "TOTAL",
