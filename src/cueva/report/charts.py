@@ -185,7 +185,7 @@ def to_svg(chart: Any, lang: str = "en") -> str:
     import vl_convert as vlc
 
     spec = chart if isinstance(chart, dict) else chart.to_dict()
-    locale = D3_LOCALES.get(lang, "en-US")
+    locale: Any = D3_LOCALES.get(lang, "en-US")
     # no base URL is allowed: the charts carry their data inline and fetch nothing
     svg: str = vlc.vegalite_to_svg(
         spec, format_locale=locale, time_format_locale=locale, allowed_base_urls=[]
