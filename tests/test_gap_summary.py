@@ -80,7 +80,7 @@ def test_summary_names_the_segment(workspace: Workspace) -> None:
 
 def test_waterfall_bars_chain(result: GapResult) -> None:
     frame = waterfall_frame(result)
-    assert list(frame["bar"])[0] == "plan" and list(frame["bar"])[-1] == "actual"
+    assert frame["bar"].iloc[0] == "plan" and frame["bar"].iloc[-1] == "actual"
     assert frame["start"].iloc[0] == 0 and frame["end"].iloc[0] == pytest.approx(400_000)
     # each factor bar starts where the previous ended; the last one ends at the actual
     middle = frame.iloc[1:-1]

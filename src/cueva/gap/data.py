@@ -8,6 +8,7 @@ with ``margin`` the gross margin of the won deals. Only the small aggregate come
 
 from __future__ import annotations
 
+import weakref
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -39,21 +40,67 @@ def opportunity_stage(contract: Contract) -> str | None:
     return None
 
 
+#: Built expressions per store (building stage_entries reads every table's schema, which
+#: costs more than running the query); keyed by the contract's funnel and the deal types.
+_ENTRIES: weakref.WeakKeyDictionary[Store, dict[str, ir.Table]] = weakref.WeakKeyDictionary()
+
+
 def funnel_entries(
     store: Store, contract: Contract, deal_types: tuple[str, ...] | None = NEW_BUSINESS
 ) -> ir.Table:
     """:func:`~cueva.metrics.funnel.stage_entries` restricted to the lead funnel: person
     stages, and opportunity stages of the ``deal_types`` (default ``new``, or no type).
-    Renewals and expansions have no leads; counting them would break the funnel identity."""
+    Renewals and expansions have no leads; counting them would break the funnel identity.
+
+    The expression (not its result) is kept per store, so a second plan or gap does not
+    rebuild it; the data are read when it runs."""
+    key = contract.funnel.model_dump_json() + repr(deal_types)
+    cache = _ENTRIES.setdefault(store, {})
+    if key in cache:
+        return cache[key]
     e = stage_entries(store, contract)
-    if deal_types is None:
-        return e
-    o = store.table("opportunities")
-    o = o.select(_o_id=o.opportunity_id, _o_type=o.type.lower())
-    j = e.left_join(o, e.opportunity_id == o._o_id)
-    types = [t.lower() for t in deal_types]
-    j = j.filter(j.opportunity_id.isnull() | j._o_type.isnull() | j._o_type.isin(types))
-    return j.select(*e.columns)
+    if deal_types is not None:
+        o = store.table("opportunities")
+        o = o.select(_o_id=o.opportunity_id, _o_type=o.type.lower())
+        j = e.left_join(o, e.opportunity_id == o._o_id)
+        types = [t.lower() for t in deal_types]
+        j = j.filter(j.opportunity_id.isnull() | j._o_type.isnull() | j._o_type.isin(types))
+        e = j.select(*e.columns)
+    cache[key] = e
+    return e
+
+
+Window = tuple[Period, dict[str, float]]
+
+
+def _segmented(store: Store, e: ir.Table, by: str | None, margin: bool) -> ir.Table:
+    """Entries with the segment (``_seg``) and, for margin, the deal's gross margin (``_gm``)."""
+    e = with_segment(e, store, by, "_seg")
+    cols = ["_seg", "stage", "entered_at", "amount"]
+    if margin:
+        o = store.table("opportunities")
+        o = o.select(_gm_id=o.opportunity_id, _gm=o.gross_margin.cast("float64"))
+        e = e.left_join(o, e.opportunity_id == o._gm_id)
+        cols.append("_gm")
+    return e.select(*cols)
+
+
+def _compiled_entries(
+    store: Store,
+    contract: Contract,
+    by: str | None,
+    margin: bool,
+    deal_types: tuple[str, ...] | None,
+) -> ir.Table:
+    """:func:`_segmented` funnel entries, compiled once per store to the backend's SQL and
+    wrapped as a table expression: compiling the stage rules (a union of joins) costs more than
+    running them, and plans and gaps reuse the same entries with different windows."""
+    key = f"sql|{contract.funnel.model_dump_json()}|{deal_types!r}|{by}|{margin}"
+    cache = _ENTRIES.setdefault(store, {})
+    if key not in cache:
+        e = _segmented(store, funnel_entries(store, contract, deal_types), by, margin)
+        cache[key] = store.con.sql(str(store.con.compile(e)))
+    return cache[key]
 
 
 def period_counts(
@@ -77,50 +124,73 @@ def period_counts(
     ``deal_types``: opportunity types that belong to the lead funnel (see
     :func:`funnel_entries`); None counts every opportunity. Ignored with ``entries``.
     """
+    windows: list[Window] = [(period, shifts or {})]
+    return counts_for(
+        store, contract, windows, by, margin=margin, deal_types=deal_types, entries=entries
+    )[0]
+
+
+def counts_for(
+    store: Store,
+    contract: Contract,
+    windows: list[Window],
+    by: str | None = None,
+    *,
+    margin: bool = False,
+    deal_types: tuple[str, ...] | None = NEW_BUSINESS,
+    entries: ir.Table | None = None,
+) -> list[pd.DataFrame]:
+    """:func:`period_counts` for several (period, shifts) windows in ONE engine query: the
+    entries are joined with a small table of (window, stage, from, to) bounds, so windows may
+    overlap. Returns one counts frame per window, in order."""
     stages = [s.name for s in contract.funnel.stages]
     last = stages[-1]
     opp = opportunity_stage(contract)
-    e = entries if entries is not None else funnel_entries(store, contract, deal_types)
-    e = with_segment(e, store, by, "_seg")
+    if entries is not None:
+        e = _segmented(store, entries, by, margin)
+    else:
+        e = _compiled_entries(store, contract, by, margin, deal_types)
+    rows = []
+    for w, (period, shifts) in enumerate(windows):
+        for stage in stages:
+            d = timedelta(days=float(shifts.get(stage, 0.0)))
+            lo = datetime.combine(period.start, datetime.min.time()) + d
+            hi = datetime.combine(period.end, datetime.min.time()) + d
+            rows.append({"_w": w, "_w_stage": stage, "_lo": lo, "_hi": hi})
+    bounds = ibis.memtable(pd.DataFrame(rows))
+    bounds = bounds.mutate(_lo=bounds._lo.cast("timestamp"), _hi=bounds._hi.cast("timestamp"))
+    j = e.inner_join(bounds, e.stage == bounds._w_stage)
+    j = j.filter((j.entered_at >= j._lo) & (j.entered_at < j._hi))
+    metrics = {"entered": j.count(), "amount": j.amount.cast("float64").fill_null(0.0).sum()}
     if margin:
-        o = store.table("opportunities")
-        o = o.select(_gm_id=o.opportunity_id, _gm=o.gross_margin.cast("float64"))
-        e = e.left_join(o, e.opportunity_id == o._gm_id)
-    shifts = shifts or {}
-    conds = []
-    for s in stages:
-        d = timedelta(days=float(shifts.get(s, 0.0)))
-        lo = datetime.combine(period.start, datetime.min.time()) + d
-        hi = datetime.combine(period.end, datetime.min.time()) + d
-        conds.append((e.stage == s) & (e.entered_at >= lo) & (e.entered_at < hi))
-    e = e.filter(ibis.or_(*conds))
-    amount = e.amount.cast("float64").fill_null(0.0)
-    metrics = {"entered": e.count(), "amount": amount.sum()}
-    if margin:
-        metrics["gm"] = e._gm.fill_null(0.0).sum()
-    raw: pd.DataFrame = e.group_by(["_seg", "stage"]).aggregate(**metrics).execute()
-    index = sorted(raw["_seg"].astype(str).unique()) if by is not None else []
+        metrics["gm"] = j._gm.fill_null(0.0).sum()
+    raw: pd.DataFrame = j.group_by(["_w", "_seg", "stage"]).aggregate(**metrics).execute()
     if by is None:
-        index = [ALL]
         raw["_seg"] = ALL
-    wide = raw.pivot_table(index="_seg", columns="stage", values="entered", aggfunc="sum")
-    wide = wide.reindex(index=index, columns=stages).fillna(0).astype("float64")
-    amounts = raw.pivot_table(index="_seg", columns="stage", values="amount", aggfunc="sum")
-    amounts = amounts.reindex(index=index).fillna(0.0)
-    wide["revenue"] = amounts[last].astype("float64") if last in amounts else 0.0
-    wide["pipeline"] = amounts[opp].astype("float64") if opp and opp in amounts else 0.0
-    if margin:
-        gm = raw[raw["stage"] == last].groupby("_seg")["gm"].sum()
-        wide["gross_margin"] = gm.reindex(index).fillna(0.0).astype("float64")
-    wide.index = wide.index.astype(str)
-    wide.index.name = by or "segment"
-    wide.columns.name = None
-    return wide
+        index = [ALL]
+    else:
+        index = sorted(raw["_seg"].astype(str).unique())
+    out = []
+    for w in range(len(windows)):
+        part = raw[raw["_w"] == w]
+        wide = part.pivot_table(index="_seg", columns="stage", values="entered", aggfunc="sum")
+        wide = wide.reindex(index=index, columns=stages).fillna(0).astype("float64")
+        amounts = part.pivot_table(index="_seg", columns="stage", values="amount", aggfunc="sum")
+        amounts = amounts.reindex(index=index).fillna(0.0)
+        wide["revenue"] = amounts[last].astype("float64") if last in amounts else 0.0
+        wide["pipeline"] = amounts[opp].astype("float64") if opp and opp in amounts else 0.0
+        if margin:
+            gm = part[part["stage"] == last].groupby("_seg")["gm"].sum()
+            wide["gross_margin"] = gm.reindex(index).fillna(0.0).astype("float64")
+        wide.index = pd.Index([str(i) for i in wide.index], name=by or "segment")
+        wide.columns.name = None
+        out.append(wide)
+    return out
 
 
 def data_end(store: Store, contract: Contract) -> date:
     """The day after the last stage entry (expected close dates of open deals do not count)."""
-    e = stage_entries(store, contract)
+    e = funnel_entries(store, contract, None)
     last = e.aggregate(hi=e.entered_at.max()).execute()["hi"][0]
     if pd.isna(last):
         raise UsageError("the store has no funnel data yet; import people and opportunities first")
@@ -197,6 +267,7 @@ __all__ = [
     "ALL",
     "NEW_BUSINESS",
     "baseline",
+    "counts_for",
     "cumulative_shifts",
     "data_end",
     "default_window",

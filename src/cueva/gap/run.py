@@ -26,6 +26,7 @@ from cueva.errors import UsageError, WorkspaceError
 from cueva.gap.data import (
     ALL,
     baseline,
+    counts_for,
     cumulative_shifts,
     default_window,
     opportunity_stage,
@@ -184,15 +185,17 @@ def gap_report(
             win = default_window(store, contract, period)
             lags = baseline(store, contract, win).lags
         shifts = cumulative_shifts(stages, lags)
-    actual = period_counts(store, contract, period, by, margin=margin, shifts=shifts)
     if plan is not None:
+        actual = period_counts(store, contract, period, by, margin=margin, shifts=shifts)
         base = plan_counts(plan, contract, by)
         if margin and "gross_margin" not in base.columns:
             raise UsageError("the saved plan has no gross margin; make the plan again")
         base_label = "plan"
     else:
         assert vs is not None
-        base = period_counts(store, contract, vs, by, margin=margin, shifts=shifts)
+        actual, base = counts_for(
+            store, contract, [(period, shifts), (vs, shifts)], by, margin=margin
+        )
         base_label = vs.label
     result = decompose(
         contract,
