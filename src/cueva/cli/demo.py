@@ -57,4 +57,7 @@ def demo(
         f"imported in {s['import']:.1f}s"
     )
     console.print(f"workspace: {result.path}  (contract cueva.yaml, data under data/)")
+    console.print(
+        "planted truths to find (a slow rep, a channel drop, a missed quarter...): docs/demo.md"
+    )
     console.print(f"next: cueva funnel {result.path} --by channel")
