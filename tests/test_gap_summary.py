@@ -113,3 +113,12 @@ def test_margin_decomposition(workspace: Workspace) -> None:
     assert f.loc["margin_rate", "contribution"] == pytest.approx(-20_000)
     assert f.loc["margin_rate", "owner"] == "sales"
     assert summary(res).startswith("Gross margin was 20k below base")
+
+
+def test_public_api_is_pinned() -> None:
+    import cueva.gap
+
+    assert cueva.gap.__all__ == sorted(cueva.gap.__all__)
+    assert set(cueva.gap.__all__) >= {"gap_report", "make_plan", "save_plan", "lmdi", "summary"}
+    for name in cueva.gap.__all__:
+        assert getattr(cueva.gap, name) is not None
