@@ -9,6 +9,7 @@ transaction.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,10 @@ TRUE_WORDS = ("true", "t", "1", "yes", "y", "si", "sí", "verdadero", "sim")
 FALSE_WORDS = ("false", "f", "0", "no", "n", "falso", "não", "nao")
 
 MAX_ERRORS_PER_FILE = 20
+
+#: The engine's memory budget (DuckDB spills to disk beyond it); override with the variable.
+MEMORY_LIMIT_ENV = "CUEVA_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 #: The longest CSV record the reader accepts (a 10 MB note fits; more is refused, located).
 MAX_LINE_SIZE = 32 << 20
@@ -77,6 +82,7 @@ class Staged:
     reader: str = ""  # SELECT that reads the file again (for offending raw values)
     rejects: tuple[str, str] | None = None  # CSV reader's reject tables
     dedupe: bool = False  # identical derived-id touchpoints to collapse
+    is_view: bool = False  # typed is a view over the file (Parquet), not a table
 
 
 class DuckDBAdapter(Adapter):
@@ -92,6 +98,13 @@ class DuckDBAdapter(Adapter):
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
         self.raw: duckdb.DuckDBPyConnection = self.ibis.con
         self._n = 0
+        # Bound the engine's memory (it spills to a temp folder beside the store beyond it),
+        # so that importing or querying a large store stays within a laptop's budget.
+        limit = os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
+        try:
+            self.raw.execute(f"SET memory_limit = {lit(limit)}")
+        except duckdb.Error as exc:
+            raise StoreError(f"{MEMORY_LIMIT_ENV}={limit!r}: {_clean(exc)}") from exc
 
     # ------------------------------------------------------------------ schema
 
@@ -247,16 +260,20 @@ class DuckDBAdapter(Adapter):
             )
         excl = f" EXCLUDE ({', '.join(exclude)})" if exclude else ""
         typed = self._tmp("typed")
+        # Parquet is columnar and cheap to re-read: each check and the write read only the
+        # columns they need, straight from the file, so nothing is materialised twice. A CSV
+        # is parsed once into a temporary table (spilled to disk beyond the memory budget).
+        kind = "VIEW" if src.kind == "parquet" else "TABLE"
         sql = (
-            f"CREATE TEMP TABLE {typed} AS SELECT *{excl}, CAST({mask} AS BIGINT) AS __bad"
+            f"CREATE TEMP {kind} {typed} AS SELECT *{excl}, CAST({mask} AS BIGINT) AS __bad"
             f"{extra_select} FROM (SELECT {', '.join(level2)} FROM ({reader}))"
         )
         staged = Staged(
             src.shown, spec, src, typed, 0, checks, extra_types, derived, reader, rejects
         )
+        staged.is_view = kind == "VIEW"
         try:
-            with self._timezone(opts.timezone):
-                self.raw.execute(sql)
+            self.raw.execute(sql)
         except duckdb.Error as exc:
             self.drop_staged([staged])
             text = str(exc)
@@ -278,17 +295,6 @@ class DuckDBAdapter(Adapter):
             raise StoreError(f"{src.shown}: cannot read the file: {_clean(exc)}") from exc
         staged.rows = self.query(f"SELECT count(*) FROM {typed}")[0][0]
         return staged
-
-    @contextlib.contextmanager
-    def _timezone(self, tz: str) -> Iterator[None]:
-        """Strings with a UTC offset are converted with the session time zone: set it to the
-        contract's for the statement, then back (Ibis expects UTC)."""
-        before = self.query("SELECT current_setting('TimeZone')")[0][0]
-        self.raw.execute(f"SET TimeZone = {lit(tz)}")
-        try:
-            yield
-        finally:
-            self.raw.execute(f"SET TimeZone = {lit(before)}")
 
     # ------------------------------------------------------------------ checks
 
@@ -456,23 +462,27 @@ class DuckDBAdapter(Adapter):
         union = " UNION ALL ".join(
             f"SELECT {lit(s.file)} AS __file, __row, {keys} FROM {s.typed}" for s in group
         )
-        where = ""
-        if spec.name == "touchpoints":
-            where = "WHERE NOT starts_with(touchpoint_id, 'h:')"
-            derived_dupes = self.query(
-                f"SELECT count(*) - count(DISTINCT touchpoint_id) FROM ({union}) "
-                "WHERE starts_with(touchpoint_id, 'h:')"
-            )[0][0]
-            for s in group:
-                s.dedupe = bool(derived_dupes)
-        if len(group) == 1:
-            n_dupes = self.query(
-                f"SELECT count(*) - count(DISTINCT ({keys})) FROM {group[0].typed} {where}"
-            )[0][0]
-        else:
-            n_dupes = self.query(
-                f"SELECT count(*) - count(DISTINCT ({keys})) FROM ({union}) {where}"
-            )[0][0]
+        source = group[0].typed if len(group) == 1 else f"({union})"
+        derived = "starts_with(touchpoint_id, 'h:')" if spec.name == "touchpoints" else "false"
+        where = f"WHERE NOT {derived}"
+
+        def surplus(distinct: str) -> tuple[int, int]:
+            """Rows beyond the first of each key: (explicit keys, derived touchpoint ids)."""
+            got = self.query(
+                f"SELECT count(*) FILTER (WHERE NOT {derived}) - "
+                f"count(DISTINCT {distinct}) FILTER (WHERE NOT {derived}), "
+                f"count(*) FILTER (WHERE {derived}) - "
+                f"count(DISTINCT {distinct}) FILTER (WHERE {derived}) FROM {source}"
+            )[0]
+            return int(got[0]), int(got[1])
+
+        # Distinct 64-bit hashes prove distinct keys, cheaply; only a shortfall (a duplicate
+        # or, rarely, a collision) needs the exact count on the keys themselves.
+        n_dupes, derived_dupes = surplus(f"hash({keys})")
+        if n_dupes or derived_dupes:
+            n_dupes, derived_dupes = surplus(f"({keys})")
+        for s in group:
+            s.dedupe = bool(derived_dupes)
         if not n_dupes:
             return
         shown = "concat_ws(' / ', " + ", ".join(f"CAST({q(k)} AS VARCHAR)" for k in spec.key) + ")"
@@ -514,8 +524,8 @@ class DuckDBAdapter(Adapter):
                 if ref.when:
                     cond += f" AND t.{q(ref.when[0])} = {lit(ref.when[1])}"
                 sql = (
-                    f"SELECT t.__row, t.{q(ref.column)} FROM {s.typed} t WHERE {cond} "
-                    f"AND t.{q(ref.column)} NOT IN (SELECT id FROM ({ids}) WHERE id IS NOT NULL)"
+                    f"SELECT t.__row, t.{q(ref.column)} FROM {s.typed} t "
+                    f"ANTI JOIN ({ids}) p ON p.id = t.{q(ref.column)} WHERE {cond}"
                 )
                 n = self.query(f"SELECT count(*) FROM ({sql})")[0][0]
                 locate(
@@ -586,10 +596,11 @@ class DuckDBAdapter(Adapter):
 
     def drop_staged(self, staged: list[Staged]) -> None:
         for st in staged:
-            names = [st.typed, *(st.rejects or ())]
-            for t in names:
+            drops = [("VIEW" if st.is_view else "TABLE", st.typed)]
+            drops += [("TABLE", t) for t in st.rejects or ()]
+            for kind, name in drops:
                 with contextlib.suppress(duckdb.Error):
-                    self.raw.execute(f"DROP TABLE IF EXISTS {t}")
+                    self.raw.execute(f"DROP {kind} IF EXISTS {name}")
 
 
 #: Columns whose content identifies a touchpoint that comes without an id.
