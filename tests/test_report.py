@@ -18,7 +18,7 @@ import pytest
 from cueva.actions import add_action, contract_teams
 from cueva.cli import main
 from cueva.demo import create_demo
-from cueva.gap.run import gap_report
+from cueva.gap.run import gap_report, load_plan, make_plan, plan_counts, save_plan
 from cueva.i18n import Formatter, read_catalog
 from cueva.metrics.funnel import funnel_report
 from cueva.periods import quarter
@@ -512,11 +512,18 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     return invoke
 
 
+PLAN_REVENUE = 1_500_000.0
+
+
 @pytest.fixture(scope="module")
 def pdf_pack(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The pack in Spanish against a saved plan, written by the CLI with its PDF."""
+    with Workspace.open(demo) as ws:
+        plan = make_plan(ws.store(), ws.contract, quarter(2026, 2), "revenue", PLAN_REVENUE)
+        save_plan(ws, plan)
     out = tmp_path_factory.mktemp("out") / "pack.html"
     try:
-        main(["report", str(demo), "--period", PERIOD, "--vs", VS, "--lang", "es",
+        main(["report", str(demo), "--period", PERIOD, "--vs", "plan", "--lang", "es",
               "--out", str(out), "--pdf"])  # fmt: skip
     except SystemExit as exc:
         assert not exc.code
@@ -527,6 +534,25 @@ def test_cli_writes_html_and_pdf(pdf_pack: tuple[Path, Path]) -> None:
     html, pdf = pdf_pack
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_pack_against_the_saved_plan(pdf_pack: tuple[Path, Path], demo: Path) -> None:
+    fmt = Formatter("es", "EUR")
+    p = parse(pdf_pack[0].read_text(encoding="utf-8"))
+    with Workspace.open(demo) as ws:
+        counts = plan_counts(load_plan(demo, PERIOD), ws.contract, None).iloc[0]
+        result = gap_report(
+            ws.store(), ws.contract, quarter(2026, 2), plan=load_plan(demo, PERIOD), language="es"
+        )
+        stages = ws.contract.funnel.stages
+    header = p.sections["funnel"].rows[0]
+    assert header[2:5] == ["2026-Q2", "Plan", "2026-Q1"]
+    rows = {r[0]: r for r in p.sections["funnel"].rows[1:] if len(r) == 8}
+    for st in stages:
+        assert rows[st.display][3] == N(fmt.number(counts[st.name]))
+    summary = text_of(p, "summary")
+    assert N(fmt.money(result.base_total)) in summary and "del plan" in summary
+    assert abs(result.base_total - PLAN_REVENUE) < 0.01 * PLAN_REVENUE
 
 
 def test_pdf_pages_numbers_and_text(pdf_pack: tuple[Path, Path]) -> None:

@@ -60,6 +60,9 @@ def _funnel(data: PackData, ws: Workspace, compare: Period) -> None:
 
 
 def _plan_revenue(data: PackData, ws: Workspace) -> None:
+    """The contract's targets for the period (used when comparing with the plan)."""
+    if data.vs_label != "plan":
+        return
     targets = ws.contract.targets.get(data.period.label)
     if targets is not None and targets.revenue is not None:
         data.revenue_plan = float(targets.revenue)
@@ -201,12 +204,18 @@ def _scorecard(data: PackData, ws: Workspace, compare: Period) -> None:
 def _gap(data: PackData, ws: Workspace, compare: Period) -> None:
     """cueva.gap.gap_report against the saved plan (``--vs plan``) or the other period, and
     the same by segment for the breakdown."""
-    from cueva.gap.run import gap_report, load_plan
+    from cueva.gap.run import gap_report, load_plan, plan_counts
 
     store, contract = ws.store(), ws.contract
     kwargs: dict[str, Any] = {"language": data.lang}
     if data.vs_label == "plan":
-        kwargs["plan"] = load_plan(ws.path, data.period.label)
+        kwargs["plan"] = plan = load_plan(ws.path, data.period.label)
+        # the saved plan's stage counts are the funnel's plan column
+        totals = plan_counts(plan, contract, None).iloc[0]
+        stages = [s.name for s in contract.funnel.stages]
+        data.funnel_plan = pd.DataFrame(
+            {"stage": stages, "planned": [float(totals[s]) for s in stages]}
+        )
     else:
         kwargs["vs"] = compare
     result = gap_report(store, contract, data.period, **kwargs)
