@@ -91,6 +91,24 @@ def test_the_period_and_sizes(small: dict[str, pa.Table]) -> None:
     assert 0.17 < opp.shape[0] / len(people) < 0.25
 
 
+def test_every_timestamp_exists_in_madrid(small: dict[str, pa.Table]) -> None:
+    """No wall-clock time falls in the spring-forward gap (02:00-03:00 on the last Sunday of
+    March), which a real clock never shows."""
+    for name, table in small.items():
+        for field in table.schema:
+            if not pa.types.is_timestamp(field.type):
+                continue
+            s = table.column(field.name).to_pandas().dropna()
+            local = s.dt.tz_localize(
+                "Europe/Madrid", nonexistent="raise", ambiguous=np.ones(len(s), dtype=bool)
+            )
+            assert len(local) == len(s), (name, field.name)
+    # the gap check is not vacuous: the period holds two spring-forward nights
+    created = small["touchpoints"].column("occurred_at").to_pandas()
+    night = created[(created.dt.month == 3) & (created.dt.day >= 25) & (created.dt.hour < 6)]
+    assert len(night) > 0
+
+
 def test_seasonality_august_dips(small: dict[str, pa.Table]) -> None:
     created = small["people"].column("created_at").to_pandas()
     month = created.dt.month

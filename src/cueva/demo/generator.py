@@ -85,8 +85,32 @@ def _take(
     return arr.take(indices)
 
 
+def _weekday0() -> int:
+    """Weekday (Monday = 0) of the first day."""
+    return int((START_D.astype(np.int64) + 3) % 7)
+
+
+def _dst_gaps() -> np.ndarray:
+    """Day offsets of the spring-forward days (last Sunday of March), when 02:00-03:00 does not
+    exist in Europe/Madrid."""
+    years = np.arange(int(T.START[:4]), int(T.END[:4]) + 2)
+    march31 = np.array([f"{y}-03-31" for y in years], dtype="datetime64[D]")
+    offset = (march31 - START_D).astype(np.int64)
+    return offset - (offset + _weekday0() - 6) % 7  # weekday 6 = Sunday
+
+
+_DST_GAPS = _dst_gaps()
+
+
 def _ts(seconds: np.ndarray, valid: Any = None) -> pa.Array:
-    us = _START_US + np.round(seconds).astype(np.int64) * 1_000_000
+    """Naive wall-clock timestamps; a time in the spring-forward gap moves one hour later (as
+    a clock would read it), so every value exists in the contract's timezone."""
+    s = np.round(seconds)
+    in_gap = (
+        np.isin(np.floor(s / DAY), _DST_GAPS) & ((s % DAY) >= 2 * HOUR) & ((s % DAY) < 3 * HOUR)
+    )
+    s = np.where(in_gap, s + HOUR, s)
+    us = _START_US + s.astype(np.int64) * 1_000_000
     return pa.array(us, pa.timestamp("us"), mask=None if valid is None else ~np.asarray(valid))
 
 
