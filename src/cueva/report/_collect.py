@@ -204,7 +204,8 @@ def _scorecard(data: PackData, ws: Workspace, compare: Period) -> None:
 def _gap(data: PackData, ws: Workspace, compare: Period) -> None:
     """cueva.gap.gap_report against the saved plan (``--vs plan``) or the other period, and
     the same by segment for the breakdown."""
-    from cueva.gap.run import gap_report, load_plan, plan_counts
+    from cueva.gap import caveat, gap_report, load_plan
+    from cueva.gap.run import plan_counts
 
     store, contract = ws.store(), ws.contract
     kwargs: dict[str, Any] = {"language": data.lang}
@@ -222,6 +223,7 @@ def _gap(data: PackData, ws: Workspace, compare: Period) -> None:
     data.gap = result.factors.assign(unit=result.factors["factor"].map(_factor_unit))
     data.revenue_base = float(result.base_total)
     data.revenue_actual = float(result.actual_total)
+    data.gap_caveat = caveat(result)
     data.metrics_shown.extend(["revenue", *result.factors["factor"]])
     if data.segment_by and (data.vs_label != "plan" or kwargs["plan"].get("by") == data.segment_by):
         seg = gap_report(store, contract, data.period, by=data.segment_by, **kwargs)

@@ -64,6 +64,8 @@ class PackData:
     #: revenue of the base (plan or earlier period) and of the period, from the gap analysis
     revenue_base: float | None = None
     revenue_actual: float | None = None
+    #: the gap analysis's note on what its rates mean (cueva.gap.caveat), in its language
+    gap_caveat: str | None = None
     #: the contract's revenue target for the period (targets.<period>.revenue)
     revenue_plan: float | None = None
     #: gap by segment (GapResult.segment_table): segment, one column per factor key with

@@ -489,6 +489,7 @@ def _gap_section(c: _Ctx) -> dict[str, Any]:
     return {
         "rows": rows,
         "chart": charts.to_svg(chart, c.fmt.lang),
+        "caveat": d.gap_caveat,
         "segments": segments,
         "segment_factors": segment_factors,
         "segment_by": d.gap_segment_by,
