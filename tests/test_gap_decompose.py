@@ -131,3 +131,18 @@ def test_within_period_rate_undefined_is_a_clear_error(contract: Contract) -> No
         decompose(contract, base, actual, period="2026-Q2")
     with pytest.raises(UsageError, match=">= 0"):
         decompose(contract, base, counts({"all": [-1, 0, 0, 0, 0, 0, 0]}))
+
+
+def test_broken_segment_is_booked_as_cohort_timing(contract: Contract) -> None:
+    # segment "(none)": 3 wins from opportunities of an earlier period, none created now
+    base = counts({"a": [100, 50, 20, 10, 5, 50_000, 0], "(none)": [0, 0, 0, 0, 3, 24_000, 0]})
+    actual = counts({"a": [120, 60, 24, 12, 6, 60_000, 0], "(none)": [0, 0, 0, 1, 1, 9_000, 0]})
+    res = decompose(contract, base, actual, by="channel")
+    f = res.factors.set_index("factor")
+    assert f.loc["timing", "contribution"] == pytest.approx(9_000 - 24_000)
+    assert f.loc["timing", "owner"] == "shared"
+    assert res.gap == pytest.approx((60_000 + 9_000) - (50_000 + 24_000))
+    assert f["contribution"].sum() == pytest.approx(res.gap, abs=1e-6)
+    seg = res.segment_table().set_index("segment")
+    assert seg.loc["a", "total"] == pytest.approx(10_000)
+    assert seg.loc["a", "timing"] == 0.0

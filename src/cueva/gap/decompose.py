@@ -91,6 +91,16 @@ def _aggregate_values(
     return np.array(vals)
 
 
+_LABELS_TIMING = {"en": "cohort timing", "es": "desfase de cohortes"}
+
+
+def _segment_values(counts: pd.DataFrame, segments: list[str], col: str) -> np.ndarray:
+    frame = counts[[col]].copy()
+    frame.index = frame.index.map(str)
+    summed = frame.groupby(level=0)[col].sum().reindex(segments, fill_value=0.0)
+    return summed.to_numpy(dtype=np.float64)
+
+
 def decompose(
     contract: Contract,
     base: pd.DataFrame,
@@ -129,18 +139,38 @@ def decompose(
         segmented=segmented,
         names=(base_label, period or "actual"),
     )
-    table = lmdi(x0, x1)
+    broken = np.isnan(x0).any(axis=1) | np.isnan(x1).any(axis=1)
+    table = lmdi(np.where(broken[:, None], 1.0, x0), np.where(broken[:, None], 1.0, x1))
+    table[broken] = 0.0
+    seg_v0 = np.where(broken, 0.0, np.prod(np.nan_to_num(x0, nan=1.0), axis=1))
+    seg_v1 = np.where(broken, 0.0, np.prod(np.nan_to_num(x1, nan=1.0), axis=1))
+    if broken.any():
+        # Segments whose within-period chain breaks (entries at a stage with none at the stage
+        # before, e.g. wins from opportunities of an earlier period): their whole change is
+        # booked as cohort timing, so the split still adds up to the gap.
+        col = ("gross_margin" if with_margin else value) or stages[-1]
+        direct0 = _segment_values(base, segments, col)
+        direct1 = _segment_values(actual, segments, col)
+        seg_v0 = np.where(broken, direct0, seg_v0)
+        seg_v1 = np.where(broken, direct1, seg_v1)
+        timing = np.where(broken, direct1 - direct0, 0.0)
+        table = np.column_stack([table, timing])
+        labels = _LABELS_TIMING.get(lang, _LABELS_TIMING["en"])
+        factors = [*factors, Factor("timing", labels, "shared", "timing", None)]
     per_factor = table.sum(axis=0)
-    v0 = float(np.prod(x0, axis=1).sum())
-    v1 = float(np.prod(x1, axis=1).sum())
+    v0 = float(seg_v0.sum())
+    v1 = float(seg_v1.sum())
     gap = v1 - v0
 
     agg0 = _aggregate_values(base, stages, value, with_margin)
     agg1 = _aggregate_values(actual, stages, value, with_margin)
     if segmented:
-        # the mix has no aggregate value; show each period's lead-weighted concentration
+        # the mix has no aggregate value
         agg0 = np.insert(agg0, 1, np.nan)
         agg1 = np.insert(agg1, 1, np.nan)
+    if broken.any():
+        agg0 = np.append(agg0, np.nan)
+        agg1 = np.append(agg1, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         change = np.where(agg0 > 0, agg1 / agg0 - 1.0, np.nan)
     frame = pd.DataFrame(

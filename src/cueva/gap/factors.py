@@ -42,6 +42,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "deal_size": "deal size",
         "opportunity_size": "opportunity size",
         "margin_rate": "gross margin rate",
+        "timing": "cohort timing",
     },
     "es": {
         "leads": "volumen de {stage}s",
@@ -51,6 +52,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "deal_size": "tamaño medio de venta",
         "opportunity_size": "tamaño medio de oportunidad",
         "margin_rate": "margen bruto",
+        "timing": "desfase de cohortes",
     },
 }
 
@@ -217,6 +219,10 @@ def paired_factors(
     pipeline; None for a stage count). Returns ``(segments, x0, x1)`` with ``x`` of shape
     (segments x K) in the order of :func:`funnel_factors` (with the mix column second when
     ``segmented``). The product of a row is that segment's value of the metric.
+
+    A stage with entries after a stage with none (within one period) has no finite rate:
+    without segments that is a UsageError pointing to the cohort variant; with segments the
+    segment's row is NaN (see :func:`cueva.gap.decompose.decompose`, factor ``timing``).
     """
     _check_counts(base, stages, value, margin, names[0])
     _check_counts(actual, stages, value, margin, names[1])
@@ -230,8 +236,14 @@ def paired_factors(
     a = a.groupby(level=0).sum().reindex(segments, fill_value=0.0)
     n0, d0 = _raw(b, stages, value, margin)
     n1, d1 = _raw(a, stages, value, margin)
+    broken_rows = np.zeros(len(segments), dtype=bool)
     for num, den, name in ((n0, d0, names[0]), (n1, d1, names[1])):
         broken = (den == 0) & (num > 0)
+        if segmented:
+            # a segment whose within-period chain breaks is returned as a row of NaN: the
+            # caller books its whole change as cohort timing instead of failing the whole split
+            broken_rows |= np.any(broken, axis=1)
+            continue
         if np.any(broken):
             seg_i, k = np.argwhere(broken)[0]
             what = cols[k]
@@ -255,6 +267,8 @@ def paired_factors(
         share1 = x1[:, 0] / total1 if total1 > 0 else np.zeros(len(segments))
         x0 = np.column_stack([np.full(len(segments), total0), share0, x0[:, 1:]])
         x1 = np.column_stack([np.full(len(segments), total1), share1, x1[:, 1:]])
+        x0[broken_rows] = np.nan
+        x1[broken_rows] = np.nan
     return segments, x0, x1
 
 
