@@ -5,13 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
+import holidays
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cueva.cli import main
 from cueva.contract import parse_contract
@@ -218,3 +223,38 @@ def test_cli_demo_creates_and_refuses(tmp_path: Path, capsys: pytest.CaptureFixt
         main(["demo", "--help"])
     assert exc.value.code == 0
     assert "Example: cueva demo" in capsys.readouterr().out
+
+
+def _reference_business_seconds(a: datetime, b: datetime, hol: set[date]) -> float:
+    """Business seconds (Mon-Fri 09-18, holidays off) between a and b, day by day."""
+    total = 0.0
+    day = a.date()
+    while day <= b.date():
+        if day.weekday() < 5 and day not in hol:
+            lo = max(a, datetime.combine(day, dtime(9)))
+            hi = min(b, datetime.combine(day, dtime(18)))
+            total += max((hi - lo).total_seconds(), 0.0)
+        day += timedelta(days=1)
+    return total
+
+
+_CAL = Calendar()
+_HOL = set(holidays.country_holidays("ES", subdiv="MD", years=range(2024, 2028)))
+_T0 = datetime(2024, 12, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.integers(min_value=0, max_value=730 * 86_400 - 1),
+    wait=st.integers(min_value=0, max_value=60 * 3600),
+)
+def test_calendar_add_matches_a_day_by_day_reference(start: int, wait: int) -> None:
+    """The vectorised calendar that times first responses: adding ``wait`` business seconds
+    to an instant lands where a day-by-day count finds exactly ``wait`` business seconds."""
+    end = _CAL.add(np.array([float(start)]), np.array([float(wait)]))[0]
+    assert end >= start
+    a, b = _T0 + timedelta(seconds=start), _T0 + timedelta(seconds=float(end))
+    assert _reference_business_seconds(a, b, _HOL) == pytest.approx(wait, abs=1e-6)
+    # the end is inside business hours (or at a closing, when the wait ends exactly there)
+    assert b.weekday() < 5 and b.date() not in _HOL
+    assert dtime(9) <= b.time() <= dtime(18)
