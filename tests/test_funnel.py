@@ -410,3 +410,19 @@ def test_timestamps_compare_as_wall_clock(ws: Workspace) -> None:
     # P1 became a lead at 10:00 on Jan 5; a period of Jan 5 alone includes it
     c = stage_counts(ws.store(), ws.contract, period_from_range("2026-01-05", "2026-01-05"))
     assert by_stage(c, "entered")["lead"] == 1
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "duckdb"])
+def test_the_expressions_compile_for_other_engines(ws: Workspace, dialect: str) -> None:
+    # the metrics are portable Ibis: the stage entries, segments and stage pairs (the heavy
+    # queries) compile for PostgreSQL too, with no DuckDB-only SQL
+    import ibis
+
+    from cueva.metrics import funnel as F
+
+    store, contract = ws.store(), ws.contract
+    q = F._query(store, contract, Q1, "segment", "quarter")
+    e = F._entries(q, None)
+    for expr in (e, F._pair_table(q, e, "a"), F._pair_table(q, e, "b")):
+        sql = str(ibis.to_sql(expr, dialect=dialect))
+        assert "SELECT" in sql and "stage_events" in sql and "people" in sql

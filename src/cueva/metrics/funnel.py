@@ -41,12 +41,12 @@ import pandas as pd
 
 from cueva.errors import ContractError, UsageError
 from cueva.periods import Grain, Period, bucket_labels, buckets, check_grain, truncate_expr
+from cueva.store import Store
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from cueva.contract import Contract, Stage
-    from cueva.store import Store
 
 #: Columns of :func:`stage_entries`, in order.
 ENTRY_COLUMNS: tuple[str, ...] = (
@@ -102,6 +102,7 @@ def stage_entries(
 
     ``stages`` restricts the result to the named stages (UsageError for an unknown name).
     """
+    store = _snap(store)
     funnel = contract.funnel
     names = [s.name for s in funnel.stages]
     if stages is not None:
@@ -110,109 +111,208 @@ def stage_entries(
             raise UsageError(
                 f"unknown stage {unknown[0]!r}; the contract's stages are: {', '.join(names)}"
             )
-    parts = [
-        _stage_part(store, stage, order)
+    chosen = [
+        (order, stage)
         for order, stage in enumerate(funnel.stages)
         if stages is None or stage.name in stages
     ]
-    if not parts:
+    if not chosen:
         raise UsageError("no stages selected")
-    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    return _build_entries(store, chosen, None)
+
+
+class _Snapshot(Store):
+    """The store with each table looked up once, for the duration of one metric call (a
+    lookup asks the engine's catalog; a call needs the same tables many times)."""
+
+    def __init__(self, inner: Store) -> None:
+        self.adapter = inner.adapter
+        self.url = inner.url
+        self._tables: dict[str, ir.Table] = {}
+
+    def table(self, name: str) -> ir.Table:
+        if name not in self._tables:
+            self._tables[name] = self.adapter.ibis.table(name)
+        return self._tables[name]
+
+
+def _snap(store: Store) -> Store:
+    return store if isinstance(store, _Snapshot) else _Snapshot(store)
 
 
 def _columns(store: Store, table: str) -> dict[str, Any]:
     return dict(store.table(table).schema().items())
 
 
-def _stage_part(store: Store, stage: Stage, order: int) -> ir.Table:
+def _first_entries(store: Store, stage: Stage) -> tuple[ir.Table, ir.Table | None, str | None]:
+    """The pieces of one stage's entry rule.
+
+    Returns ``(entity table, events, field)``: the entity table (people or opportunities,
+    filtered by ``where``), the first matching stage event per entity (``_eid``, ``_ev``;
+    None without ``events``) and the name of the ``field`` column of the entity table (None
+    without ``field``).
+    """
     entry = stage.entry
     etype = entry.entity_type
     base_name = "people" if etype == "person" else "opportunities"
-    key = "person_id" if etype == "person" else "opportunity_id"
     base = store.table(base_name)
-    where_ctx = f"stage {stage.name!r}"
-
-    sources: list[ir.Table] = []
+    ctx = f"stage {stage.name!r}"
+    types = _columns(store, base_name)
+    if entry.where is not None:
+        if entry.where not in types:
+            raise ContractError(
+                f"{ctx}: 'where' column {entry.where!r} is not a column of {base_name}"
+            )
+        if not types[entry.where].is_boolean():
+            raise ContractError(
+                f"{ctx}: 'where' column {base_name}.{entry.where} is {types[entry.where]}, "
+                "not a boolean"
+            )
+        base = base.filter(base[entry.where].fill_null(False))
+    events = None
     if entry.events:
         ev = store.table("stage_events")
         ev = ev.filter((ev.entity_type == etype) & ev.stage.isin(list(entry.events)))
-        sources.append(ev.select(_eid=ev.entity_id, _at=ev.entered_at.cast("timestamp")))
+        events = ev.group_by(_eid=ev.entity_id).aggregate(_ev=ev.entered_at.min())
+    field = None
     if entry.field is not None:
         table, _, column = entry.field.partition(".")
         if table != base_name:
             raise ContractError(
-                f"{where_ctx}: entry field {entry.field} is not a column of {base_name}, "
+                f"{ctx}: entry field {entry.field} is not a column of {base_name}, "
                 f"the table of its {etype} entity"
             )
-        types = _columns(store, table)
         if column not in types:
             raise ContractError(
-                f"{where_ctx}: entry field {entry.field} is not a column of the store's {table}"
+                f"{ctx}: entry field {entry.field} is not a column of the store's {table}"
             )
         if not (types[column].is_timestamp() or types[column].is_date()):
             raise ContractError(
-                f"{where_ctx}: entry field {entry.field} is {types[column]}, not a date or timestamp"
+                f"{ctx}: entry field {entry.field} is {types[column]}, not a date or timestamp"
             )
-        t = store.table(table)
-        value = t[column].cast("timestamp")
-        sources.append(t.filter(value.notnull()).select(_eid=t[key], _at=value))
-    src = ibis.union(*sources, distinct=False) if len(sources) > 1 else sources[0]
-    first = src.group_by("_eid").aggregate(_at=src._at.min())
+        field = column
+    return base, events, field
 
-    if entry.where is not None:
-        types = _columns(store, base_name)
-        if entry.where not in types:
-            raise ContractError(
-                f"{where_ctx}: 'where' column {entry.where!r} is not a column of {base_name}"
-            )
-        if not types[entry.where].is_boolean():
-            raise ContractError(
-                f"{where_ctx}: 'where' column {base_name}.{entry.where} is {types[entry.where]}, "
-                "not a boolean"
-            )
-        base = base.filter(base[entry.where].fill_null(False))
 
-    if etype == "person":
-        b = base.select(
-            _bid=base.person_id,
-            _acc=base.account_id,
-            _own=base.owner_id,
-        )
-        j = first.join(b, first._eid == b._bid)
-        return j.select(
-            entity_type=ibis.literal("person"),
-            entity_id=j._eid,
-            person_id=j._eid,
-            opportunity_id=ibis.null("string"),
-            account_id=j._acc,
-            owner_id=j._own,
-            stage=ibis.literal(stage.name),
-            stage_order=ibis.literal(order, "int64"),
-            entered_at=j._at,
-            amount=ibis.null("float64"),
-        )
+def _earliest(a: ir.Value, b: ir.Value) -> ir.Value:
+    """The earlier of two nullable timestamps (null only when both are)."""
+    return ibis.least(a.coalesce(b), b.coalesce(a))
+
+
+def _build_entries(store: Store, chosen: Sequence[tuple[int, Stage]], by: str | None) -> ir.Table:
+    """The stage entries of ``chosen`` (position, stage) pairs, plus ``_seg`` when ``by``.
+
+    Built for the engine's sake with as few scans and joins as the rules allow: a stage
+    entered by a column of its entity table is read from that table directly (the key is
+    unique, so no grouping), joined only with the first matching event when it also has
+    ``events``; event-only stages are grouped on the (small) stage events and joined with
+    their entity table once for all of them; the segment's people column is carried by
+    those same joins.
+    """
+    seg_people = by is not None and by not in OWNER_SEGMENTS and by in _columns(store, "people")
+    seg_accounts = by is not None and by not in OWNER_SEGMENTS and by in _columns(store, "accounts")
     people = store.table("people")
-    p = people.select(_ppid=people.person_id, _pacc=people.account_id)
-    b = base.select(
-        _bid=base.opportunity_id,
-        _pid=base.person_id,
-        _acc=base.account_id,
-        _own=base.owner_id,
-        _amt=base.amount.cast("float64"),
-    )
-    j = first.join(b, first._eid == b._bid).left_join(p, b._pid == p._ppid)
-    return j.select(
-        entity_type=ibis.literal("opportunity"),
-        entity_id=j._eid,
-        person_id=j._pid,
-        opportunity_id=j._eid,
-        account_id=j._acc.coalesce(j._pacc),
-        owner_id=j._own,
-        stage=ibis.literal(stage.name),
-        stage_order=ibis.literal(order, "int64"),
-        entered_at=j._at,
-        amount=j._amt,
-    )
+    opps = store.table("opportunities")
+
+    def person_attrs(t: ir.Table) -> dict[str, Any]:
+        cols: dict[str, Any] = {"_pid": t.person_id, "_acc": t.account_id, "_own": t.owner_id}
+        if seg_people:
+            cols["_sp"] = t[by].cast("string")
+        return cols
+
+    def opp_attrs(t: ir.Table) -> dict[str, Any]:
+        return {
+            "_oid": t.opportunity_id,
+            "_pid": t.person_id,
+            "_acc": t.account_id,
+            "_own": t.owner_id,
+            "_amt": t.amount.cast("float64"),
+        }
+
+    sides: list[ir.Table] = []
+    for etype in ("person", "opportunity"):
+        of_type = [(o, s) for o, s in chosen if s.entry.entity_type == etype]
+        if not of_type:
+            continue
+        attrs = person_attrs if etype == "person" else opp_attrs
+        key = "person_id" if etype == "person" else "opportunity_id"
+        direct: list[ir.Table] = []
+        by_events: list[ir.Table] = []
+        for order, stage in of_type:
+            base, events, field = _first_entries(store, stage)
+            tag = {"stage": ibis.literal(stage.name), "stage_order": ibis.literal(order, "int64")}
+            if field is not None:
+                if events is not None:
+                    j = base.left_join(events, base[key] == events._eid)
+                    at = _earliest(j[field].cast("timestamp"), j._ev)
+                    part = j.select(**attrs(j), **tag, _at=at.cast("timestamp"))
+                else:
+                    part = base.select(**attrs(base), **tag, _at=base[field].cast("timestamp"))
+                direct.append(part.filter(part._at.notnull()))
+            else:
+                assert events is not None
+                if stage.entry.where is not None:
+                    events = events.filter(events._eid.isin(base[key]))
+                by_events.append(
+                    events.select(_eid=events._eid, **tag, _at=events._ev.cast("timestamp"))
+                )
+        if by_events:
+            u = ibis.union(*by_events, distinct=False) if len(by_events) > 1 else by_events[0]
+            base = people if etype == "person" else opps
+            a = base.select(**attrs(base))
+            id_col = "_pid" if etype == "person" else "_oid"
+            j = u.join(a, u._eid == a[id_col])
+            direct.append(j.select(*a.columns, "stage", "stage_order", "_at"))
+        side = ibis.union(*direct, distinct=False) if len(direct) > 1 else direct[0]
+        if etype == "person":
+            rows = side.select(
+                entity_type=ibis.literal("person"),
+                entity_id=side._pid,
+                person_id=side._pid,
+                opportunity_id=ibis.null("string"),
+                account_id=side._acc,
+                owner_id=side._own,
+                stage=side.stage,
+                stage_order=side.stage_order,
+                entered_at=side._at,
+                amount=ibis.null("float64"),
+                **({"_sp": side._sp} if seg_people else {}),
+            )
+        else:
+            p = people.select(
+                _ppid=people.person_id,
+                _pacc=people.account_id,
+                **({"_sp": people[by].cast("string")} if seg_people else {}),
+            )
+            j = side.left_join(p, side._pid == p._ppid)
+            rows = j.select(
+                entity_type=ibis.literal("opportunity"),
+                entity_id=j._oid,
+                person_id=j._pid,
+                opportunity_id=j._oid,
+                account_id=j._acc.coalesce(j._pacc),
+                owner_id=j._own,
+                stage=j.stage,
+                stage_order=j.stage_order,
+                entered_at=j._at,
+                amount=j._amt,
+                **({"_sp": j._sp} if seg_people else {}),
+            )
+        sides.append(rows)
+    out = ibis.union(*sides, distinct=False) if len(sides) > 1 else sides[0]
+    if by is None:
+        return out
+    if by in OWNER_SEGMENTS:
+        return out.mutate(_seg=out.owner_id.cast("string").fill_null(NONE_LABEL))
+    value: Any
+    if seg_accounts:
+        acc = store.table("accounts")
+        acc = acc.select(_aid=acc.account_id, _sa=acc[by].cast("string"))
+        out = out.left_join(acc, out.account_id == acc._aid)
+        value = out.person_id.notnull().ifelse(out._sp, out._sa) if seg_people else out._sa
+    else:
+        value = out._sp
+    return out.select(*ENTRY_COLUMNS, _seg=value.fill_null(NONE_LABEL))
 
 
 # --------------------------------------------------------------------------- segments
@@ -221,6 +321,7 @@ def _stage_part(store: Store, stage: Stage, order: int) -> ir.Table:
 def segment_columns(store: Store) -> list[str]:
     """Valid ``by`` values: ``owner``, then people's columns, then accounts' (extra columns
     kept by import included)."""
+    store = _snap(store)
     cols = ["owner"]
     for table in ("people", "accounts"):
         cols += [c for c in _columns(store, table) if c not in cols]
@@ -240,6 +341,7 @@ def with_segment(table: ir.Table, store: Store, by: str | None, name: str = "seg
     """``table`` (with ``person_id``, ``account_id`` and ``owner_id`` columns, like
     :func:`stage_entries` or ``opportunities``) plus a string column ``name`` holding the
     segment ``by`` (see the module docs); ``(none)`` where the value is missing."""
+    store = _snap(store)
     by = check_segment(store, by)
     if by is None:
         return table.mutate(**{name: ibis.literal(NONE_LABEL)})
@@ -339,6 +441,7 @@ def _query(
     by: str | None,
     grain: str | None,
 ) -> _Query:
+    store = _snap(store)
     return _Query(store, contract, period, check_segment(store, by), check_grain(grain))
 
 
@@ -362,7 +465,9 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
 
 
 def _entries(q: _Query, entries: ir.Table | None) -> ir.Table:
-    e = entries if entries is not None else stage_entries(q.store, q.contract)
+    if entries is None:
+        return _build_entries(q.store, list(enumerate(q.contract.funnel.stages)), q.by)
+    e = entries
     if q.by is not None and "_seg" not in e.columns:
         e = with_segment(e, q.store, q.by, "_seg")
     return e
@@ -770,6 +875,7 @@ def materialized(store: Store, expr: ir.Table) -> Iterator[ir.Table]:
 def data_period(store: Store, contract: Contract) -> Period:
     """The whole data range: from the first to the last stage entry or close date of a
     closed deal (expected close dates of open deals, often in the future, do not count)."""
+    store = _snap(store)
     e = stage_entries(store, contract)
     o = store.table("opportunities")
     o = o.filter(o.is_closed.fill_null(False) | o.is_won.fill_null(False))
@@ -802,6 +908,7 @@ def funnel_report(
     - ``deals``: the columns of :func:`deal_metrics`;
     - ``pipeline``: the columns of :func:`open_pipeline`.
     """
+    store = _snap(store)
     if period is None:
         period = data_period(store, contract)
     q = _query(store, contract, period, by, grain)
