@@ -116,8 +116,10 @@ def _segment_filter(store: Store, sla: ServiceLevel, table: str) -> ir.BooleanVa
 
 
 class Cache:
-    """Per-call memo of the lead tables several service levels share (stage entries, first
-    contacts), so a scorecard scans the store once per table instead of once per SLA."""
+    """Per-call memo of the lead tables several service levels share, so a scorecard scans
+    the store once per question instead of once per SLA. Joins and filters (segments, first
+    contacts) run in the engine; only the two timestamps per lead come back (plus the ids
+    when a detail needs them)."""
 
     def __init__(self, store: Store, contract: Contract, as_of: datetime) -> None:
         self.store = store
@@ -125,82 +127,71 @@ class Cache:
         self.as_of = as_of
         self._memo: dict[tuple[Any, ...], Any] = {}
 
-    def _get(self, key: tuple[Any, ...], make: Any) -> Any:
-        if key not in self._memo:
-            self._memo[key] = make()
-        return self._memo[key]
-
-    def entries_expr(self, stage: str, lo: datetime, hi: datetime) -> ir.Table:
+    def _entries(self, sla: ServiceLevel, rng: Range) -> ir.Table:
+        """First entries into the SLA's stage in the range, after its segment filters."""
         from cueva.metrics.funnel import stage_entries
 
-        def make() -> ir.Table:
-            e = stage_entries(self.store, self.contract, [stage])
-            e = e.filter((e.entered_at >= lo) & (e.entered_at < hi))
-            return e.select("person_id", "owner_id", "entered_at")
+        e = stage_entries(self.store, self.contract, [sla.stage])
+        e = e.filter((e.entered_at >= rng.lo) & (e.entered_at < rng.hi))
+        cond = _segment_filter(self.store, sla, "people")
+        if cond is not None:
+            people = self.store.table("people")
+            e = e.filter(e.person_id.isin(people.filter(cond).person_id))
+        return e.select("person_id", "owner_id", "entered_at")
 
-        return self._get(("entries_expr", stage, lo, hi), make)
-
-    def entries(self, stage: str, lo: datetime, hi: datetime) -> pd.DataFrame:
-        """First entries into ``stage`` between ``lo`` and ``hi``: person_id, owner_id,
-        entered_at."""
-        return self._get(
-            ("entries", stage, lo, hi), lambda: self.entries_expr(stage, lo, hi).execute()
-        )
-
-    def first_after(
-        self, what: str, stage: str, lo: datetime, hi: datetime, other: str = ""
+    def leads(
+        self, sla: ServiceLevel, rng: Range, what: str | None = None, ids: bool = False
     ) -> pd.DataFrame:
-        """Per lead of :meth:`entries`, the time of the first ``what``: ``human`` (first human
-        contact, any time), ``follow_up`` (first activity at or after the entry) or
-        ``accepted`` (first entry into stage ``other``); only what happened before now."""
+        """One row per lead of the SLA in the range: ``entered_at`` and, with ``what``, the
+        time ``at`` of the lead's first ``human`` contact (any time), first ``follow_up``
+        (any activity at or after the entry) or ``accepted`` (first entry into the SLA's
+        accepted stage); only what happened before now counts. ``ids`` adds person_id and
+        owner_id."""
+        segment = tuple(sorted((k, str(v)) for k, v in sla.segment.items()))
+        other = sla.accepted_stage if what == "accepted" else ""
+        key = (sla.stage, segment, rng.lo, rng.hi, what, other, ids)
+        if key not in self._memo:
+            self._memo[key] = self._leads(sla, rng, what, ids)
+        return self._memo[key]
 
-        def make() -> pd.DataFrame:
-            e = self.entries_expr(stage, lo, hi)
-            if what == "accepted":
-                from cueva.metrics.funnel import stage_entries
+    def _leads(self, sla: ServiceLevel, rng: Range, what: str | None, ids: bool) -> pd.DataFrame:
+        e = self._entries(sla, rng)
+        cols = ["person_id", "owner_id"] if ids else []
+        if what is None:
+            return _fetch(e.select(*cols, "entered_at"))
+        if what == "accepted":
+            from cueva.metrics.funnel import stage_entries
 
-                acc = stage_entries(self.store, self.contract, [other])
-                acc = acc.filter(acc.person_id.isin(e.person_id) & (acc.entered_at < self.as_of))
-                out = acc.group_by("person_id").aggregate(at=acc.entered_at.min())
-                return out.execute()
+            acc = stage_entries(self.store, self.contract, [sla.accepted_stage])
+            acc = acc.filter(acc.person_id.notnull() & (acc.entered_at < self.as_of))
+            first = acc.group_by("person_id").aggregate(at=acc.entered_at.min())
+        else:
             a = self.store.table("activities")
+            # no semi-join on the leads here: DuckDB aggregates the whole table faster
             a = a.filter(a.person_id.notnull() & (a.occurred_at < self.as_of))
             if what == "human":
-                a = a.filter(~a.is_automated.fill_null(False) & a.person_id.isin(e.person_id))
-                return a.group_by("person_id").aggregate(at=a.occurred_at.min()).execute()
-            j = e.join(a, (e.person_id == a.person_id) & (a.occurred_at >= e.entered_at))
-            return j.group_by(person_id=e.person_id).aggregate(at=j.occurred_at.min()).execute()
-
-        return self._get(("first", what, stage, lo, hi, other), make)
-
-    def segment_ids(self, sla: ServiceLevel, table: str) -> pd.Series | None:
-        """Ids (person_id or opportunity_id) of ``table`` rows passing the SLA's filters."""
-        cond = _segment_filter(self.store, sla, table)
-        if cond is None:
-            return None
-        key_col = "person_id" if table == "people" else "opportunity_id"
-        key = ("segment", table, tuple(sorted((k, str(v)) for k, v in sla.segment.items())))
-        t = self.store.table(table)
-        return self._get(key, lambda: t.filter(cond)[key_col].execute())
+                a = a.filter(~a.is_automated.fill_null(False))
+                first = a.group_by("person_id").aggregate(at=a.occurred_at.min())
+            else:
+                j = e.join(a, (e.person_id == a.person_id) & (a.occurred_at >= e.entered_at))
+                first = j.group_by(person_id=e.person_id).aggregate(at=j.occurred_at.min())
+        j = e.left_join(first, e.person_id == first.person_id)
+        return _fetch(j.select(*[e[c] for c in cols], e.entered_at, first.at))
 
 
-def _leads(cache: Cache, sla: ServiceLevel, rng: Range) -> pd.DataFrame:
-    """Entries into the SLA's stage in the range after its segment filters, with ``_b``."""
-    df = cache.entries(sla.stage, rng.lo, rng.hi)
-    ids = cache.segment_ids(sla, "people")
-    if ids is not None:
-        df = df[df["person_id"].isin(ids)]
-    df = df.copy()
+def _fetch(expr: ir.Table) -> pd.DataFrame:
+    """Run ``expr`` and return its rows; timestamps stay numpy datetime64 (cheaper than the
+    generic conversion of ``execute`` for a few hundred thousand leads)."""
+    return expr.to_pyarrow().to_pandas()
+
+
+def _leads(
+    cache: Cache, sla: ServiceLevel, rng: Range, what: str | None = None, ids: bool = False
+) -> pd.DataFrame:
+    """:meth:`Cache.leads` plus the period index ``_b`` of each lead's entry."""
+    df = cache.leads(sla, rng, what, ids).copy()
     df["_b"] = _np_bucket(df["entered_at"], rng)
     return df
-
-
-def _with_first(
-    cache: Cache, sla: ServiceLevel, rng: Range, what: str, other: str = ""
-) -> pd.DataFrame:
-    df = _leads(cache, sla, rng)
-    first = cache.first_after(what, sla.stage, rng.lo, rng.hi, other)
-    return df.merge(first, on="person_id", how="left")
 
 
 def _frame(rng: Range) -> pd.DataFrame:
@@ -252,9 +243,9 @@ def _volume(cache: Cache, sla: ServiceLevel, rng: Range) -> pd.DataFrame:
     return frame
 
 
-def quality_leads(cache: Cache, sla: ServiceLevel, rng: Range) -> pd.DataFrame:
+def quality_leads(cache: Cache, sla: ServiceLevel, rng: Range, ids: bool = False) -> pd.DataFrame:
     """Leads of a ``quality`` SLA with accepted_at and status (met, late, pending)."""
-    df = _with_first(cache, sla, rng, "accepted", sla.accepted_stage)
+    df = _leads(cache, sla, rng, "accepted", ids)
     df = df.rename(columns={"at": "accepted_at"})
     window = pd.Timedelta(days=float(sla.within_days or 0))
     deadline = df["entered_at"] + window
@@ -277,13 +268,13 @@ def _status_share(df: pd.DataFrame, rng: Range) -> pd.DataFrame:
     return frame
 
 
-def lead_waits(cache: Cache, sla: ServiceLevel, rng: Range) -> pd.DataFrame:
-    """One row per lead in the range for ``response_time`` and ``coverage``: person_id,
-    owner_id, entered_at, contact_at (first human contact, or first follow-up after entry),
+def lead_waits(cache: Cache, sla: ServiceLevel, rng: Range, ids: bool = False) -> pd.DataFrame:
+    """One row per lead in the range for ``response_time`` and ``coverage``: entered_at,
+    contact_at (first human contact, or first follow-up after entry),
     elapsed (business hours or days so far or until the contact), status (met, late, pending)
-    and the period index ``_b``."""
+    and the period index ``_b``; with ``ids``, person_id and owner_id."""
     what = "human" if sla.kind == "response_time" else "follow_up"
-    df = _with_first(cache, sla, rng, what).rename(columns={"at": "contact_at"})
+    df = _leads(cache, sla, rng, what, ids).rename(columns={"at": "contact_at"})
     contract = cache.contract
     cal = contract.calendar_for(team=sla.giver, name=sla.calendar)
     contacted = df["contact_at"].notna().to_numpy()

@@ -268,14 +268,14 @@ def detail(
         raise UsageError(f"period {p.label} has not started at {as_of:%Y-%m-%d %H:%M}")
     cache = Cache(store, contract, as_of)
     if sla.kind in ("response_time", "coverage"):
-        df = lead_waits(cache, sla, rng)
+        df = lead_waits(cache, sla, rng, ids=True)
         df = df[(df["_b"] == 0) & (df["status"] == "late")]
         unit = "business_hours" if sla.kind == "response_time" else "business_days"
         df = df.rename(columns={"elapsed": unit})
         cols = ["person_id", "owner_id", "entered_at", "contact_at", unit]
         out = df[cols].sort_values(unit, ascending=False, kind="stable")
     elif sla.kind == "quality":
-        df = quality_leads(cache, sla, rng)
+        df = quality_leads(cache, sla, rng, ids=True)
         df = df[(df["_b"] == 0) & (df["status"] == "late")]
         out = df[["person_id", "owner_id", "entered_at", "accepted_at"]].sort_values("entered_at")
     else:
