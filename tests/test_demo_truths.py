@@ -185,9 +185,20 @@ def test_2026_q2_lead_volume_and_mql_rate_on_trend(demo: dict[str, pd.DataFrame]
 # ---------------------------------------------------------------- truth 5: webinar touches
 
 
+_JOURNEYS: dict[int, tuple[pd.DataFrame, pd.Series]] = {}
+
+
 def _journeys(demo: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Series]:
     """Touches before each person's SQL (all touches for the others), ordered, and who reached
-    SQL."""
+    SQL (computed once per generated company)."""
+    key = id(demo["touchpoints"])
+    if key not in _JOURNEYS:
+        _JOURNEYS.clear()
+        _JOURNEYS[key] = _compute_journeys(demo)
+    return _JOURNEYS[key]
+
+
+def _compute_journeys(demo: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Series]:
     tp = demo["touchpoints"][["person_id", "channel", "occurred_at"]]
     ev = demo["stage_events"]
     sql = ev[ev.stage == "sql"].set_index("entity_id").entered_at
