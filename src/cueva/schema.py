@@ -29,6 +29,11 @@ IBIS_TYPES: dict[ColumnType, str] = {
 }
 
 
+#: Words accepted for boolean columns (any case); an empty cell is a missing value.
+TRUE_WORDS: tuple[str, ...] = ("true", "t", "1", "yes", "y", "si", "sí", "verdadero", "sim")
+FALSE_WORDS: tuple[str, ...] = ("false", "f", "0", "no", "n", "falso", "não", "nao")
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -328,9 +333,11 @@ def table_for_file(stem: str) -> Table | None:
 
 
 __all__ = [
+    "FALSE_WORDS",
     "IBIS_TYPES",
     "LOAD_ORDER",
     "TABLES",
+    "TRUE_WORDS",
     "Column",
     "ColumnType",
     "Reference",

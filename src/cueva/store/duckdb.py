@@ -20,7 +20,7 @@ import duckdb
 import ibis
 
 from cueva.errors import ImportValidationError, RowError, StoreError
-from cueva.schema import LOAD_ORDER, TABLES, Column, ColumnType, Table
+from cueva.schema import FALSE_WORDS, LOAD_ORDER, TABLES, TRUE_WORDS, Column, ColumnType, Table
 from cueva.store.base import Adapter, ReadOptions, SourceFile
 
 SQL_TYPES: dict[ColumnType, str] = {
@@ -31,9 +31,6 @@ SQL_TYPES: dict[ColumnType, str] = {
     "timestamp": "TIMESTAMP",
     "date": "DATE",
 }
-
-TRUE_WORDS = ("true", "t", "1", "yes", "y", "si", "sí", "verdadero", "sim")
-FALSE_WORDS = ("false", "f", "0", "no", "n", "falso", "não", "nao")
 
 MAX_ERRORS_PER_FILE = 20
 
