@@ -8,9 +8,12 @@ with ``margin`` the gross margin of the won deals. Only the small aggregate come
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 import weakref
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import pandas as pd
@@ -19,6 +22,7 @@ from cueva.errors import UsageError
 from cueva.gap.plan import Baseline
 from cueva.metrics.funnel import stage_entries, stage_times, with_segment
 from cueva.periods import Period, previous, quarter
+from cueva.store import IMPORTS_TABLE
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -40,9 +44,36 @@ def opportunity_stage(contract: Contract) -> str | None:
     return None
 
 
-#: Built expressions per store (building stage_entries reads every table's schema, which
-#: costs more than running the query); keyed by the contract's funnel and the deal types.
-_ENTRIES: weakref.WeakKeyDictionary[Store, dict[str, ir.Table]] = weakref.WeakKeyDictionary()
+#: Materialised entries per store: key -> (data version, temporary table). Building and
+#: compiling the stage rules (a union of joins over every table) costs far more than querying
+#: their result, and plans and gaps ask for the same entries with different windows.
+_CACHE: weakref.WeakKeyDictionary[Store, dict[str, tuple[tuple[Any, ...], ir.Table]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def data_version(store: Store) -> tuple[Any, ...]:
+    """What changes when data are imported: the number and the time of the store's imports."""
+    t = store.table(IMPORTS_TABLE)
+    row = t.aggregate(n=t.count(), last=t.imported_at.max()).execute().iloc[0]
+    return (int(row["n"]), str(row["last"]))
+
+
+def _materialized(store: Store, key: str, build: Callable[[], ir.Table]) -> ir.Table:
+    """``build()`` computed once into a temporary table of the store's engine, reused while
+    the data version stays the same (the cache key is (expression key, data version))."""
+    version = data_version(store)
+    cache = _CACHE.setdefault(store, {})
+    hit = cache.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    name = f"_cueva_gap_{uuid.uuid4().hex[:12]}"
+    table = store.con.create_table(name, build(), temp=True)
+    if hit is not None:
+        with contextlib.suppress(Exception):
+            store.con.drop_table(hit[1].get_name(), force=True)
+    cache[key] = (version, table)
+    return table
 
 
 def funnel_entries(
@@ -52,22 +83,21 @@ def funnel_entries(
     stages, and opportunity stages of the ``deal_types`` (default ``new``, or no type).
     Renewals and expansions have no leads; counting them would break the funnel identity.
 
-    The expression (not its result) is kept per store, so a second plan or gap does not
-    rebuild it; the data are read when it runs."""
-    key = contract.funnel.model_dump_json() + repr(deal_types)
-    cache = _ENTRIES.setdefault(store, {})
-    if key in cache:
-        return cache[key]
-    e = stage_entries(store, contract)
-    if deal_types is not None:
+    The result is materialised once per store and data version (a temporary table)."""
+
+    def build() -> ir.Table:
+        e = stage_entries(store, contract)
+        if deal_types is None:
+            return e
         o = store.table("opportunities")
         o = o.select(_o_id=o.opportunity_id, _o_type=o.type.lower())
         j = e.left_join(o, e.opportunity_id == o._o_id)
         types = [t.lower() for t in deal_types]
         j = j.filter(j.opportunity_id.isnull() | j._o_type.isnull() | j._o_type.isin(types))
-        e = j.select(*e.columns)
-    cache[key] = e
-    return e
+        return j.select(*e.columns)
+
+    key = f"entries|{contract.funnel.model_dump_json()}|{deal_types!r}"
+    return _materialized(store, key, build)
 
 
 Window = tuple[Period, dict[str, float]]
@@ -85,22 +115,20 @@ def _segmented(store: Store, e: ir.Table, by: str | None, margin: bool) -> ir.Ta
     return e.select(*cols)
 
 
-def _compiled_entries(
+def _segmented_entries(
     store: Store,
     contract: Contract,
     by: str | None,
     margin: bool,
     deal_types: tuple[str, ...] | None,
 ) -> ir.Table:
-    """:func:`_segmented` funnel entries, compiled once per store to the backend's SQL and
-    wrapped as a table expression: compiling the stage rules (a union of joins) costs more than
-    running them, and plans and gaps reuse the same entries with different windows."""
-    key = f"sql|{contract.funnel.model_dump_json()}|{deal_types!r}|{by}|{margin}"
-    cache = _ENTRIES.setdefault(store, {})
-    if key not in cache:
-        e = _segmented(store, funnel_entries(store, contract, deal_types), by, margin)
-        cache[key] = store.con.sql(str(store.con.compile(e)))
-    return cache[key]
+    """:func:`_segmented` funnel entries, materialised per store, segment and data version."""
+    key = f"seg|{contract.funnel.model_dump_json()}|{deal_types!r}|{by}|{margin}"
+    return _materialized(
+        store,
+        key,
+        lambda: _segmented(store, funnel_entries(store, contract, deal_types), by, margin),
+    )
 
 
 def period_counts(
@@ -149,7 +177,7 @@ def counts_for(
     if entries is not None:
         e = _segmented(store, entries, by, margin)
     else:
-        e = _compiled_entries(store, contract, by, margin, deal_types)
+        e = _segmented_entries(store, contract, by, margin, deal_types)
     rows = []
     for w, (period, shifts) in enumerate(windows):
         for stage in stages:
@@ -190,7 +218,7 @@ def counts_for(
 
 def data_end(store: Store, contract: Contract) -> date:
     """The day after the last stage entry (expected close dates of open deals do not count)."""
-    e = funnel_entries(store, contract, None)
+    e = funnel_entries(store, contract)
     last = e.aggregate(hi=e.entered_at.max()).execute()["hi"][0]
     if pd.isna(last):
         raise UsageError("the store has no funnel data yet; import people and opportunities first")
@@ -233,7 +261,7 @@ def baseline(
 ) -> Baseline:
     """Counts and median lags over ``window``: the input of :func:`cueva.gap.plan.build_plan`."""
     e = funnel_entries(store, contract)
-    counts = period_counts(store, contract, window, by, margin=True, entries=e)
+    counts = period_counts(store, contract, window, by, margin=True)
     times = stage_times(store, contract, window, entries=e)
     lags = {
         str(stage): float(days)
@@ -270,6 +298,7 @@ __all__ = [
     "counts_for",
     "cumulative_shifts",
     "data_end",
+    "data_version",
     "default_window",
     "funnel_entries",
     "opportunity_stage",
