@@ -16,6 +16,7 @@ Prints:
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import statistics
@@ -90,15 +91,18 @@ def main() -> None:
     t = time.perf_counter()
     card = scorecard(store, contract, period, as_of)
     cold = time.perf_counter() - t
-    warm = []
+    warm, cpu = [], []
     for _ in range(args.repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         scorecard(store, contract, period, as_of)
         warm.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)  # all threads of this process (DuckDB's too)
+    load = os.getloadavg()[0]
     print(
         f"scorecard {period.label} ({len(card)} service levels, trend over 6 quarters): "
-        f"cold {cold:.2f}s, warm median {statistics.median(warm):.2f}s "
-        f"(min {min(warm):.2f}s, {args.repeat} runs)"
+        f"cold {cold:.2f}s, warm median {statistics.median(warm):.2f}s wall "
+        f"(min {min(warm):.2f}s), {statistics.median(cpu):.2f}s CPU, {args.repeat} runs; "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
     )
     print(card[["service_level", "actual", "target", "status"]].to_string(index=False))
 

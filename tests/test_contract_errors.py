@@ -3,8 +3,6 @@ the line, the key path and, for typos, the nearest valid key; never a traceback.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -93,17 +91,18 @@ def test_yaml_syntax_error_has_line_and_column() -> None:
 
 
 @pytest.mark.parametrize("name", ["wrong_sla_kind.yaml", "wrong_yaml_syntax.yaml"])
-def test_cli_shows_one_error_not_a_traceback(tmp_path: Path, name: str) -> None:
+def test_cli_shows_one_error_not_a_traceback(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cueva.cli import main
+
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "cueva.yaml").write_text((FIXTURES / name).read_text())
-    proc = subprocess.run(
-        [sys.executable, "-m", "cueva", "contract", "show", str(ws)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 1
-    assert proc.stderr.startswith("error: ")
-    assert "Traceback" not in proc.stderr + proc.stdout
-    assert "line " in proc.stderr
+    with pytest.raises(SystemExit) as info:
+        main(["contract", "show", str(ws)])
+    out, err = capsys.readouterr()
+    assert info.value.code == 1
+    assert err.startswith("error: ")
+    assert "Traceback" not in err + out
+    assert "line " in err
