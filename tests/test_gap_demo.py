@@ -146,3 +146,28 @@ def test_cli_plan_and_gap(
         assert exc.value.code == 1, args
         assert err.startswith("error: ") and expected in err, err
         assert "Traceback" not in err
+
+
+def test_margin_and_pipeline_add_up_and_match_the_store(demo: Workspace) -> None:
+    q2, q1 = parse_period("2026-Q2"), parse_period("2026-Q1")
+    margin = gap_report(demo.store(), demo.contract, q2, vs=q1, margin=True)
+    assert "margin_rate" in set(margin.factors["factor"])
+    assert margin.factors["contribution"].sum() == pytest.approx(margin.gap, rel=1e-9)
+    # independent check of the actual gross margin: won new-business deals closed in Q2
+    o = demo.store().table("opportunities").to_pandas()
+    won = o[
+        o["is_won"].fillna(False).astype(bool)
+        & (o["type"].fillna("new").str.lower() == "new")
+        & (pd.to_datetime(o["close_date"]) >= "2026-04-01")
+        & (pd.to_datetime(o["close_date"]) < "2026-07-01")
+    ]
+    assert margin.actual_total == pytest.approx(won["gross_margin"].sum(), rel=1e-9)
+    pipe = gap_report(demo.store(), demo.contract, q2, vs=q1, metric="pipeline", by="channel")
+    assert list(pipe.factors["factor"])[-1] == "opportunity_size"
+    assert pipe.factors["contribution"].sum() == pytest.approx(pipe.gap, rel=1e-9)
+    created = o[
+        (o["type"].fillna("new").str.lower() == "new")
+        & (pd.to_datetime(o["created_at"]) >= "2026-04-01")
+        & (pd.to_datetime(o["created_at"]) < "2026-07-01")
+    ]
+    assert pipe.actual_total == pytest.approx(created["amount"].sum(), rel=1e-9)

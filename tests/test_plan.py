@@ -191,3 +191,39 @@ def test_parsing_and_errors(contract: Contract) -> None:
         contract, empty, parse_period("2027-Q1"), "pipeline", 100, assume={"win_rate": 0.2}
     )
     assert with_deal.forward() == pytest.approx(100)
+
+
+def test_saved_plan_files(workspace: Workspace) -> None:
+    from cueva.errors import WorkspaceError
+    from cueva.gap.run import load_plan, plan_counts, plan_path, save_plan
+
+    with pytest.raises(WorkspaceError, match="no saved plan for 2026-Q2"):
+        load_plan(workspace.path, "2026-Q2")
+    path = plan_path(workspace.path, "2026-Q2")
+    path.parent.mkdir(parents=True)
+    path.write_text("segments: [1, 2\n")
+    with pytest.raises(UsageError, match="not valid YAML"):
+        load_plan(workspace.path, "2026-Q2")
+    path.write_text("just: text\n")
+    with pytest.raises(UsageError, match="not a Cueva plan"):
+        load_plan(workspace.path, "2026-Q2")
+
+    b = baseline({"events": [200, 100, 50, 25, 10, 300_000, 500_000],
+                  "paid": [800, 200, 100, 35, 10, 100_000, 700_000]})  # fmt: skip
+    plan = build_plan(workspace.contract, b, parse_period("2026-Q2"), "revenue", 1_000_000)
+    saved, wrote = save_plan(workspace, plan)
+    assert saved == path and wrote
+    data = load_plan(workspace.path, "2026-Q2")
+    assert data["by"] == "channel" and set(data["segments"]) == {"events", "paid"}
+    whole = plan_counts(data, workspace.contract, None)
+    assert list(whole.index) == ["all"]
+    assert whole.loc["all", "revenue"] == pytest.approx(1_000_000)
+    assert plan_counts(data, workspace.contract, "channel").shape[0] == 2
+    with pytest.raises(UsageError, match="by channel, not by segment"):
+        plan_counts(data, workspace.contract, "segment")
+    # the headline numbers went into the contract's targets; a year plan writes no targets
+    assert workspace.contract.targets["2026-Q2"].revenue == pytest.approx(1_000_000)
+    assert workspace.contract.targets["2026-Q2"].mqls == pytest.approx(plan.needed["mql"].sum())
+    year = build_plan(workspace.contract, b, parse_period("2027"), "revenue", 2_000_000)
+    _, wrote = save_plan(workspace, year)
+    assert not wrote and "2027" not in workspace.contract.targets
