@@ -604,3 +604,18 @@ def test_cli_errors_are_one_line(demo: Path, tmp_path: Path, cli: Callable[..., 
     r = cli("report", str(demo), "--period", PERIOD, "--out", str(tmp_path / "p.pdf"))
     assert r.code == 1 and "must name an .html file" in r.err
     assert not (tmp_path / "p.html").exists()
+
+
+def test_adjacent_periods_share_one_funnel_pass() -> None:
+    from cueva.periods import month, parse_period
+    from cueva.report._collect import _adjacent_buckets
+
+    span, grain = _adjacent_buckets(quarter(2026, 2), quarter(2026, 1), 1) or (None, None)
+    assert grain == "quarter" and span is not None
+    assert (span.start, span.end) == (date(2026, 1, 1), date(2026, 7, 1))
+    assert _adjacent_buckets(month(2026, 5), month(2026, 4), 7) is not None
+    # not adjacent, not the same kind, or fiscal quarters: two separate calls
+    assert _adjacent_buckets(quarter(2026, 2), quarter(2025, 2), 1) is None
+    assert _adjacent_buckets(quarter(2026, 2), month(2026, 3), 1) is None
+    assert _adjacent_buckets(quarter(2026, 2), quarter(2026, 1), 4) is None
+    assert _adjacent_buckets(parse_period("2026-W10"), parse_period("2026-W09"), 1) is None

@@ -48,15 +48,40 @@ def _funnel(data: PackData, ws: Workspace, compare: Period) -> None:
     from cueva.metrics.funnel import funnel_report
 
     store, contract = ws.store(), ws.contract
-    now = funnel_report(store, contract, data.period)
-    before = funnel_report(store, contract, compare)
-    data.funnel = now["stages"]
-    data.deals = now["deals"]
-    data.funnel_vs = before["stages"]
-    data.deals_vs = before["deals"]
+    p = data.period
+    both = _adjacent_buckets(p, compare, contract.fiscal_year_start)
+    if both is not None:
+        # one engine pass over both periods, bucketed (the same definitions as two calls)
+        span, grain = both
+        got = funnel_report(store, contract, span, grain=grain)
+        stages, deals = got["stages"], got["deals"]
+        data.funnel = _bucket(stages, p.label)
+        data.deals = _bucket(deals, p.label)
+        data.funnel_vs = _bucket(stages, compare.label)
+        data.deals_vs = _bucket(deals, compare.label)
+    if any(f is None for f in (data.funnel, data.deals, data.funnel_vs, data.deals_vs)):
+        now = funnel_report(store, contract, p)
+        before = funnel_report(store, contract, compare)
+        data.funnel, data.deals = now["stages"], now["deals"]
+        data.funnel_vs, data.deals_vs = before["stages"], before["deals"]
     data.compare_label = compare.label
     data.metrics_shown.extend(FUNNEL_METRICS)
     data.metrics_shown.extend(s.name for s in contract.funnel.stages)
+
+
+def _adjacent_buckets(p: Period, compare: Period, fys: int) -> tuple[Period, str] | None:
+    """(both periods as one span, the grain whose buckets they are) when ``compare`` is the
+    calendar month or quarter just before ``p``; else None."""
+    if p.kind != compare.kind or compare.end != p.start or p.kind not in ("month", "quarter"):
+        return None
+    if p.kind == "quarter" and fys != 1:
+        return None  # quarter buckets follow the fiscal year and carry FY labels
+    return Period(compare.start, p.end, f"{compare.label}..{p.label}"), p.kind
+
+
+def _bucket(frame: pd.DataFrame, label: str) -> pd.DataFrame | None:
+    part = frame[frame["period"] == label].drop(columns="period").reset_index(drop=True)
+    return None if part.empty else part
 
 
 def _plan_revenue(data: PackData, ws: Workspace) -> None:
