@@ -156,10 +156,13 @@ def day_start(v: ir.StringValue, tz: str) -> ir.TimestampValue:
 
 
 def boolean(v: ir.StringValue) -> ir.BooleanValue:
+    """true/false, t/f, 1/0 by a (fast) cast; other spellings (yes, sí, verdadero, ...) by
+    word lists, only for the values the cast does not read."""
     low = v.lower()
-    return ibis.cases(
+    words = ibis.cases(
         (low.isin(TRUE_WORDS), True), (low.isin(FALSE_WORDS), False), else_=ibis.null("boolean")
     )
+    return ibis.coalesce(v.try_cast("boolean"), words)
 
 
 def num(v: ir.StringValue) -> ir.FloatingValue:
@@ -189,6 +192,20 @@ class ValueMap:
         table = {k: ("" if t is None else t) for k, t in self.mapping.items()}
         got = key.substitute(table, else_=_UNMAPPED)
         return got.nullif(_UNMAPPED).nullif(""), v.notnull() & (got == _UNMAPPED)
+
+
+def apply_map(
+    eng: Engine, t: ir.Table, vmap: ValueMap, column: str, name: str
+) -> tuple[ir.Table, ir.StringValue, ir.BooleanValue]:
+    """Map ``t[column]`` once (materialised): (table, mapped value, unmapped flag)."""
+    v = t[column]
+    if not vmap.mapping:
+        return t, ibis.null("string"), v.notnull()
+    table = {k: ("" if x is None else x) for k, x in vmap.mapping.items()}
+    got = v.strip().lower().substitute(table, else_=_UNMAPPED)
+    t = eng.materialize(t.mutate(**{f"__got_{name}": got}), "map")
+    g = t[f"__got_{name}"]
+    return t, g.nullif(_UNMAPPED).nullif(""), t[column].notnull() & (g == _UNMAPPED)
 
 
 @dataclass(frozen=True)
@@ -474,18 +491,26 @@ def finish(
                 __pval=ibis.ifelse(cond, t[ref.column].cast("string"), t["__pval"]),
             )
         keys = list(spec.key)
-        ok = t["__problem"].isnull()
-        rank = ibis.row_number().over(
-            group_by=[ok, *[t[k] for k in keys]],
-            order_by=[ibis.desc(t["__file"]), ibis.desc(t["__row"])],
-        )
-        t = eng.materialize(t.mutate(__keep=~ok | (rank == 0)))
-        final = t.filter(t["__keep"]).drop("__keep")
-        good = t["__keep"] & t["__problem"].isnull()
+        t = eng.materialize(t)
+        # Rows with the same key (same id listed twice, the same stage event derived twice):
+        # keep the last one. Found with a hash aggregate; ranked only when there are any.
+        ok = t.filter(t["__problem"].isnull())
+        groups = ok.group_by(keys).aggregate(__n=ok.count())
+        dupes = int(con.execute(groups.filter(groups["__n"] > 1)["__n"].sum()) or 0)
+        if dupes:
+            is_ok = t["__problem"].isnull()
+            rank = ibis.row_number().over(
+                group_by=[is_ok, *[t[k] for k in keys]],
+                order_by=[ibis.desc(t["__file"]), ibis.desc(t["__row"])],
+            )
+            t = eng.materialize(t.filter(~is_ok | (rank == 0)))
+            n_groups = int(con.execute(groups.filter(groups["__n"] > 1).count()))
+            build.merged[f"duplicate {name} rows (same {', '.join(keys)})"] = dupes - n_groups
+        final = t
+        good = t["__problem"].isnull()
         aggs: dict[str, ir.Value] = {
             "n_ok": good.sum(),
             "n_bad": t["__problem"].notnull().sum(),
-            "dupes": (~t["__keep"]).sum(),
         }
         if spec.time_column:
             aggs["a"] = t[spec.time_column].min(where=good)
@@ -493,9 +518,6 @@ def finish(
         counts = con.execute(t.aggregate(**aggs)).iloc[0]
         n_ok = int(counts["n_ok"] or 0)
         n_bad = int(counts["n_bad"] or 0)
-        dupes = int(counts["dupes"] or 0)
-        if dupes:
-            build.merged[f"duplicate {name} rows (same {', '.join(keys)})"] = dupes
         bad_counts[name] = n_bad
         built[name] = final
         first = last = None
@@ -676,17 +698,19 @@ def id_map(build: Build, pairs: list[tuple[ir.Table, str]], deleted: list[ir.Tab
     """(src, dst): ids of live records to their target id, plus merged-away records
     (deleted with a master) to their master's target."""
     live = union_all(p.select(src=p.id, dst=p[col]) for p, col in pairs)
-    live = build.engine.materialize(live, "map")
+    live = build.engine.materialize(live.distinct(on="src", keep="first"), "map")
     if not deleted:
         return live
     dead = union_all(d.select(src=d.id, master=d.master) for d in deleted)
     via = dead.join(live, dead.master == live.src).select(src=dead.src, dst=live.dst)
-    return build.engine.materialize(live.union(via), "map")
+    via = via.filter(~via.src.isin(live.src))
+    return build.engine.materialize(live.union(via).distinct(on="src", keep="first"), "map")
 
 
 def lookup(ids: ir.Table, t: ir.Table, column: str, out: str) -> ir.Table:
-    """``t`` with ``out`` = the mapped id of ``t[column]`` (NULL when unknown)."""
-    m = ids.select(__k=ids.src, __v=ids.dst).distinct(on="__k", keep="first")
+    """``t`` with ``out`` = the mapped id of ``t[column]`` (NULL when unknown); ``ids`` has
+    one row per ``src`` (as :func:`id_map` builds it)."""
+    m = ids.select(__k=ids.src, __v=ids.dst)
     j = t.left_join(m, t[column] == m["__k"])
     return j.select(*[j[c] for c in t.columns], **{out: j["__v"]})
 
@@ -711,6 +735,7 @@ __all__ = [
     "TableRows",
     "Unmapped",
     "ValueMap",
+    "apply_map",
     "boolean",
     "day",
     "day_start",

@@ -26,6 +26,7 @@ from cueva.sources._core import (
     Raw,
     SourceSummary,
     ValueMap,
+    apply_map,
     boolean,
     day,
     day_start,
@@ -400,7 +401,19 @@ def build_salesforce(
             owner = lh.owner
         lh = lh.mutate(__acct=acct_src, __email=email, __owner=owner)
         lh, acct_checks = account_of(lh, "__acct")
-        channel, unmapped = vm["channel"].apply(lh.source)
+        lh, channel, unmapped = apply_map(eng, lh, vm["channel"], "source", "channel")
+        acct_checks = (
+            [
+                Check(
+                    lh["__acct"].notnull() & lh.account_id.isnull(),
+                    "AccountId",
+                    lh["__acct"],
+                    "unknown account id (not in Account.csv, or deleted)",
+                )
+            ]
+            if acct_checks
+            else []
+        )
         people_parts.append(
             lh.select(
                 person_id=lh.id,
@@ -427,7 +440,19 @@ def build_salesforce(
         ch = lookup(people_ids, ch, "id", "pid")
         ch = ch.filter(ch.pid == ch.id)
         ch, acct_checks = account_of(ch, "account")
-        channel, unmapped = vm["channel"].apply(ch.source)
+        ch, channel, unmapped = apply_map(eng, ch, vm["channel"], "source", "channel")
+        acct_checks = (
+            [
+                Check(
+                    ch.account.notnull() & ch.account_id.isnull(),
+                    "AccountId",
+                    ch.account,
+                    "unknown account id (not in Account.csv, or deleted)",
+                )
+            ]
+            if acct_checks
+            else []
+        )
         people_parts.append(
             ch.select(
                 person_id=ch.id,
@@ -461,7 +486,7 @@ def build_salesforce(
     if lead is not None:
         lv = lead.filter(lead.alive)
         lv = lookup(people_ids, lv, "id", "pid")
-        target, unmapped = vm["lead_status"].apply(lv.status)
+        lv, target, unmapped = apply_map(eng, lv, vm["lead_status"], "status", "status")
         events = {
             str(t): stages.event(t, "person")
             for t in set(vm["lead_status"].mapping.values())
@@ -502,7 +527,7 @@ def build_salesforce(
             __unmapped=unmapped,
             __status=lv.status,
         )
-        ev = ev.filter(ev.stage.notnull() | ev["__unmapped"])
+        ev = eng.materialize(ev.filter(ev.stage.notnull() | ev["__unmapped"]), "events")
         build.add(
             "stage_events",
             ev.mutate(
@@ -574,6 +599,19 @@ def build_salesforce(
             o = o.mutate(lpid=ibis.null("string"))
         o = lookup(people_ids, o, "contact", "cpid")
         o, acct_checks = account_of(o, "account")
+        o = eng.materialize(o, "opps")
+        acct_checks = (
+            [
+                Check(
+                    o.account.notnull() & o.account_id.isnull(),
+                    "AccountId",
+                    o.account,
+                    "unknown account id (not in Account.csv, or deleted)",
+                )
+            ]
+            if acct_checks
+            else []
+        )
         stage, stage_unmapped = vm["opportunity_stage"].apply(o.stage)
         otype, type_unmapped = vm["opportunity_type"].apply(o.type)
         convert_fx = rates is not None
@@ -722,6 +760,7 @@ def build_salesforce(
             )
         else:
             m = m.mutate(cid=ibis.null("string"), cchannel=ibis.null("string"))
+        m = eng.materialize(m, "members")
         build.add(
             "touchpoints",
             m.select(
