@@ -497,7 +497,8 @@ def stage_counts(
 def _counts(q: _Query, e: ir.Table) -> pd.DataFrame:
     e = e.filter(q.in_period(e.entered_at))
     e, cols = q.group(e, e.entered_at)
-    raw = _execute(e.group_by([*cols, "stage"]).aggregate(entered=e.count()))
+    raw = _execute(e.group_by([*cols, "stage_order"]).aggregate(entered=e.count()))
+    raw = raw.rename(columns={"stage_order": "_order"})
     grid = q.grid(raw)
     stages = pd.DataFrame(
         {
@@ -506,7 +507,7 @@ def _counts(q: _Query, e: ir.Table) -> pd.DataFrame:
         }
     )
     full = grid.merge(stages, how="cross") if len(grid.columns) else stages
-    full = full.merge(raw, on=[*cols, "stage"], how="left")
+    full = full.merge(raw, on=[*cols, "_order"], how="left")
     full["entered"] = full["entered"].fillna(0).astype("int64")
     full = full.sort_values([*cols, "_order"], kind="stable").drop(columns="_order")
     return full.reset_index(drop=True)
@@ -585,21 +586,25 @@ def _pair_table(q: _Query, e: ir.Table, side: str) -> ir.Table:
     """
     boundary = _boundary(q.contract)
     last = len(q.contract.funnel.stages) - 1
-    e = e.mutate(
-        _next_key=(e.stage_order == boundary - 1).ifelse(e.person_id, e.entity_id),
-        _prev_key=(e.stage_order == boundary).ifelse(e.person_id, e.entity_id),
-    )
+    # (stage_order, entity_id) is unique in stage entries, and a person stage's person_id is
+    # its entity_id: only the opportunities of the boundary stage need grouping (by person).
     if side == "a":
         ea = e.filter(q.in_period(e.entered_at) & (e.stage_order < last))
-        eb = e.filter((e.stage_order > 0) & e._prev_key.notnull())
-        bb = eb.group_by(["stage_order", "_prev_key"]).aggregate(_b_at=eb.entered_at.min())
-        bb = bb.select(_b_pair=bb.stage_order - 1, _b_key=bb._prev_key, _b_at=bb._b_at)
-        j = ea.left_join(bb, (ea.stage_order == bb._b_pair) & (ea._next_key == bb._b_key))
+        eb = e.filter((e.stage_order > 0) & (e.stage_order != boundary))
+        bb = eb.select(_b_pair=eb.stage_order - 1, _b_key=eb.entity_id, _b_at=eb.entered_at)
+        if boundary > 0:
+            eo = e.filter((e.stage_order == boundary) & e.person_id.notnull())
+            first = eo.group_by(_b_key=eo.person_id).aggregate(_b_at=eo.entered_at.min())
+            first = first.select(
+                _b_pair=ibis.literal(boundary - 1, "int64"), _b_key=first._b_key, _b_at=first._b_at
+            )
+            bb = ibis.union(bb, first, distinct=False)
+        j = ea.left_join(bb, (ea.stage_order == bb._b_pair) & (ea.entity_id == bb._b_key))
         return j.mutate(_a_at=j.entered_at, _pair=j.stage_order)
     eb = e.filter(q.in_period(e.entered_at) & (e.stage_order > 0))
-    ea = e.filter((e.stage_order < last) & e._next_key.notnull())
-    aa = ea.group_by(["stage_order", "_next_key"]).aggregate(_a_at=ea.entered_at.min())
-    aa = aa.select(_a_pair=aa.stage_order + 1, _a_key=aa._next_key, _a_at=aa._a_at)
+    eb = eb.mutate(_prev_key=(eb.stage_order == boundary).ifelse(eb.person_id, eb.entity_id))
+    ea = e.filter(e.stage_order < last)
+    aa = ea.select(_a_pair=ea.stage_order + 1, _a_key=ea.entity_id, _a_at=ea.entered_at)
     j = eb.left_join(aa, (eb.stage_order == aa._a_pair) & (eb._prev_key == aa._a_key))
     return j.mutate(_b_at=j.entered_at, _pair=j.stage_order - 1)
 
@@ -913,7 +918,9 @@ def funnel_report(
         period = data_period(store, contract)
     q = _query(store, contract, period, by, grain)
     window = _window(contract, window_days)
-    with materialized(store, _entries(q, None)) as e:
+    e = _entries(q, None)
+    needed = ["entity_id", "person_id", "stage_order", "entered_at", *(["_seg"] if by else [])]
+    with materialized(store, e.select(*needed)) as e:
         counts = _counts(q, e)
         cohort = _cohort(q, e, window)
         times = _times(q, e)
