@@ -114,6 +114,18 @@ def test_every_timestamp_exists_in_madrid(small: dict[str, pa.Table]) -> None:
     assert len(night) > 0
 
 
+def test_stage_events_follow_each_person(small: dict[str, pa.Table]) -> None:
+    people = small["people"].to_pandas().set_index("person_id")
+    ev = small["stage_events"].to_pandas()
+    assert set(ev.stage) == {"lead", "mql", "sql", "rejected"}
+    lead = ev[ev.stage == "lead"].set_index("entity_id").entered_at
+    assert len(lead) == len(people) and (lead.reindex(people.index) == people.created_at).all()
+    wide = ev.pivot(index="entity_id", columns="stage", values="entered_at")
+    assert (wide.mql.dropna() >= wide.lead[wide.mql.notna()]).all()
+    assert (wide.sql.dropna() > wide.mql[wide.sql.notna()]).all()
+    assert wide.mql[wide.rejected.notna()].notna().all()
+
+
 def test_seasonality_august_dips(small: dict[str, pa.Table]) -> None:
     created = small["people"].column("created_at").to_pandas()
     month = created.dt.month

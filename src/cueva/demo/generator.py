@@ -408,18 +408,18 @@ def generate(seed: int = 7, scale: str | Scale = "medium") -> dict[str, pa.Table
         }
     )
 
-    # stage events (people): mql, sql, rejected
+    # stage events (people): lead (at creation, as CRMs log it), mql, sql, rejected
     ev_person = np.concatenate(
-        [np.flatnonzero(is_mql), np.flatnonzero(is_sql), np.flatnonzero(is_rejected)]
+        [np.arange(n), np.flatnonzero(is_mql), np.flatnonzero(is_sql), np.flatnonzero(is_rejected)]
     )
-    ev_stage = np.repeat([0, 1, 2], [is_mql.sum(), is_sql.sum(), is_rejected.sum()])
-    ev_time = np.concatenate([mql_at[is_mql], sql_at[is_sql], rejected_at[is_rejected]])
+    ev_stage = np.repeat([0, 1, 2, 3], [n, is_mql.sum(), is_sql.sum(), is_rejected.sum()])
+    ev_time = np.concatenate([created, mql_at[is_mql], sql_at[is_sql], rejected_at[is_rejected]])
     o = np.lexsort((ev_stage, ev_time))
     stage_events = pa.table(
         {
             "entity_type": _take(["person"], np.zeros(o.size, np.int64)),
             "entity_id": person_ids.take(pa.array(ev_person[o])),
-            "stage": _take(["mql", "sql", "rejected"], ev_stage[o]),
+            "stage": _take(["lead", "mql", "sql", "rejected"], ev_stage[o]),
             "entered_at": _ts(ev_time[o]),
         }
     )
