@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from cueva.cli import app, main
 from cueva.demo import create_demo, truths
 from cueva.gap.run import gap_report, load_plan, make_plan, plan_counts, save_plan
+from cueva.gap.summary import caveat
 from cueva.periods import parse_period, period_from_range
 from cueva.workspace import Workspace
 
@@ -84,6 +85,11 @@ def test_cohort_variant(demo: Workspace) -> None:
     shifts = res.meta["shifts"]
     assert shifts["lead"] == 0 and shifts["won"] > shifts["opportunity"] > shifts["mql"] > 0
     assert res.factors["contribution"].sum() == pytest.approx(res.gap, rel=1e-9)
+    assert res.meta["incomplete_days"] == 0 and "not complete" not in caveat(res)
+    # the demo ends on 2026-11-30: a 2026-Q3 cohort's won window runs past it
+    late = gap_report(demo.store(), demo.contract, parse_period("2026-Q3"), vs=q2, cohort=True)
+    assert late.meta["incomplete_days"] > 0
+    assert "not complete yet" in caveat(late)
 
 
 def test_plan_saved_and_gap_against_it(demo: Workspace) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from cueva.gap.data import (
     baseline,
     counts_for,
     cumulative_shifts,
+    data_end,
     default_window,
     opportunity_stage,
     period_counts,
@@ -178,6 +180,7 @@ def gap_report(
     metric_shape(contract, metric)  # UsageError for an unknown metric, before any query
     stages = [s.name for s in contract.funnel.stages]
     shifts: dict[str, float] = {}
+    incomplete = 0
     if cohort:
         if plan is not None and plan.get("lags_days"):
             lags = {str(k): float(v or 0.0) for k, v in plan["lags_days"].items()}
@@ -185,6 +188,10 @@ def gap_report(
             win = default_window(store, contract, period)
             lags = baseline(store, contract, win).lags
         shifts = cumulative_shifts(stages, lags)
+        # windows that run past the data count cohorts that are not complete yet
+        end = data_end(store, contract)
+        reach = period.end + timedelta(days=max(shifts.values(), default=0.0))
+        incomplete = max(0, (reach - end).days)
     if plan is not None:
         actual = period_counts(store, contract, period, by, margin=margin, shifts=shifts)
         base = plan_counts(plan, contract, by)
@@ -209,6 +216,7 @@ def gap_report(
         language=language,
     )
     result.meta["shifts"] = shifts
+    result.meta["incomplete_days"] = incomplete if cohort else 0
     result.meta["stages"] = stages
     return result
 

@@ -43,6 +43,8 @@ _T: dict[str, dict[str, str]] = {
         "after the plan's lags instead.",
         "caveat_cohort": "Cohort variant: each stage is counted after the cumulative median "
         "lag from the lead stage ({lags}), so the rates follow one cohort.",
+        "incomplete": "The last {days} days of the later stages' windows are after the data "
+        "ends, so those cohorts are not complete yet.",
         "marketing": "marketing",
         "sales": "sales",
         "shared": "shared",
@@ -75,6 +77,8 @@ _T: dict[str, dict[str, str]] = {
         "cada etapa tras los desfases del plan.",
         "caveat_cohort": "Variante por cohorte: cada etapa se cuenta tras el desfase mediano "
         "acumulado desde la etapa de lead ({lags}), así que las tasas siguen una cohorte.",
+        "incomplete": "Los últimos {days} días de las ventanas de las etapas finales quedan "
+        "después del fin de los datos: esas cohortes aún no están completas.",
         "marketing": "marketing",
         "sales": "ventas",
         "shared": "compartido",
@@ -240,7 +244,11 @@ def caveat(result: GapResult) -> str:
     if result.cohort:
         lags = result.meta.get("shifts", {})
         text = ", ".join(f"{k} +{v:.0f}d" for k, v in lags.items() if v)
-        return t["caveat_cohort"].format(lags=text or "0d")
+        out = t["caveat_cohort"].format(lags=text or "0d")
+        days = int(result.meta.get("incomplete_days", 0) or 0)
+        if days:
+            out += " " + t["incomplete"].format(days=days)
+        return out
     return t["caveat"]
 
 
