@@ -259,3 +259,10 @@ def test_detail_of_a_kind_without_leads_is_refused(ws: Workspace) -> None:
     c = load_contract(ws.contract_path)
     with pytest.raises(UsageError, match="no per-lead detail"):
         detail(ws.store(), c, "mql_volume", parse_period("2026-05"), MAY_29)
+
+
+def test_a_period_that_has_not_started_has_no_data(ws: Workspace) -> None:
+    card = _card(ws, datetime(2026, 6, 1), period="2026-06")
+    assert set(card.drop(index="pipeline")["status"]) == {"no data"}
+    assert card.loc["pipeline", "status"] == "no target"  # no plan for June
+    assert card.loc["mql_volume", "trend"][-1] == 6  # May, complete

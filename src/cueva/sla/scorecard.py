@@ -127,6 +127,8 @@ def _status(
     """(status, projected value) for one period."""
     if target is None:
         return "no target", math.nan
+    if as_of <= period.start_dt:
+        return "no data", math.nan  # the period has not started
     over = as_of >= period.end_dt
     cumulative = sla.kind in CUMULATIVE_KINDS
     if math.isnan(actual):
