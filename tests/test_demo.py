@@ -270,3 +270,21 @@ def test_calendar_add_matches_a_day_by_day_reference(start: int, wait: int) -> N
     # the end is inside business hours (or at a closing, when the wait ends exactly there)
     assert b.weekday() < 5 and b.date() not in _HOL
     assert dtime(9) <= b.time() <= dtime(18)
+
+
+def test_public_names_are_pinned() -> None:
+    import cueva.demo
+
+    assert cueva.demo.__all__ == [
+        "SCALES",
+        "Calendar",
+        "DemoResult",
+        "Scale",
+        "create_demo",
+        "demo_contract_text",
+        "generate",
+        "truths",
+        "write_demo",
+    ]
+    for name in cueva.demo.__all__:
+        assert hasattr(cueva.demo, name), name
