@@ -266,3 +266,17 @@ def test_a_period_that_has_not_started_has_no_data(ws: Workspace) -> None:
     assert set(card.drop(index="pipeline")["status"]) == {"no data"}
     assert card.loc["pipeline", "status"] == "no target"  # no plan for June
     assert card.loc["mql_volume", "trend"][-1] == 6  # May, complete
+
+
+def test_public_api_is_pinned() -> None:
+    import cueva.sla
+
+    assert cueva.sla.__all__ == sorted(cueva.sla.__all__, key=lambda n: (not n.isupper(), n))
+    assert set(cueva.sla.__all__) == {
+        "ALERTS_TABLE", "FAILING", "RESULT_COLUMNS", "SCORECARD_COLUMNS", "STATUSES",
+        "Cache", "CheckResult", "Delivery", "Message", "NotifyError",
+        "breach_line", "build_message", "check", "current_period", "detail", "evaluate",
+        "format_value", "notify", "now_in", "pending_alerts", "scorecard", "target_for",
+    }  # fmt: skip
+    for name in cueva.sla.__all__:
+        assert getattr(cueva.sla, name) is not None
