@@ -92,32 +92,71 @@ def _collapse(ps: PathSet) -> tuple[np.ndarray, np.ndarray]:
 def _state_codes(
     touches: np.ndarray, offsets: np.ndarray, order: int, n_channels: int
 ) -> np.ndarray:
-    """Integer code of the state after every touch: base-(C+1) digits of the last k channels."""
+    """Integer code of the state after every touch: base-(C+1) digits of the last k channels
+    (0 digits before the journey's start; code 0 is never a state, it stands for (start))."""
     base = np.int64(n_channels + 1)
     if float(n_channels + 1) ** order >= 2**62:
         raise UsageError(f"order {order} with {n_channels} channels is too large to encode")
     lengths = np.diff(offsets)
-    pos = np.arange(len(touches), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    starts = offsets[:-1]
     digit = touches.astype(np.int64) + 1
     code = digit.copy()
     for lag in range(1, order):
         prev = np.zeros_like(code)
         prev[lag:] = digit[:-lag]
-        prev[pos < lag] = 0  # before the journey's start: empty digit
+        for j in range(lag):  # the first `lag` touches of a journey have no touch `lag` back
+            prev[starts[lengths > j] + j] = 0
         code = code + prev * base**lag
     return code
 
 
-def _absorb(q: sp.csr_matrix, r: np.ndarray, keep: np.ndarray | None = None) -> float:
-    """P(absorption in conversion) from state 0 (start), over the kept transient states."""
+#: Chains up to this many transient states are solved densely (LU); larger ones iteratively.
+DENSE_MAX = 600
+#: Largest accepted relative residual max|(I - Q) x - r| / max|r| of an iterative solve
+#: before falling back to sparse LU.
+RESIDUAL_TOL = 1e-12
+
+
+def _absorb(q: sp.csr_matrix, r: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Expected reward on absorption from state 0 (start), for every column of ``r``
+    (``r[:, 0]`` = one-step conversion probabilities gives P(conversion)), over the kept
+    transient states.
+
+    Small chains: dense LU. Large ones (high orders): BiCGSTAB to a relative tolerance of
+    1e-14, accepted only if the relative residual is below :data:`RESIDUAL_TOL`, else sparse LU
+    (whose fill-in makes it slow on order-3+ chains, hence not the first choice).
+    """
     if keep is not None:
         idx = np.flatnonzero(keep)
         q = q[idx][:, idx]
         r = r[idx]
     n = q.shape[0]
-    a = (sp.identity(n, format="csc") - q).tocsc()
-    x = spla.spsolve(a, r) if n > 1 else np.array([r[0] / a[0, 0]])
-    return float(np.atleast_1d(x)[0])
+    if n <= DENSE_MAX:
+        a = np.eye(n) - q.toarray()
+        return np.asarray(np.linalg.solve(a, r)[0])
+    a_sp = (sp.identity(n, format="csr") - q).tocsr()
+    out = np.zeros(r.shape[1])
+    lu = None
+    for j in range(r.shape[1]):
+        rj = r[:, j]
+        x, info = spla.bicgstab(a_sp, rj, rtol=1e-14, atol=0.0, maxiter=20 * n)
+        scale = max(float(np.abs(rj).max()), 1e-300)
+        if info != 0 or np.abs(a_sp @ x - rj).max() > RESIDUAL_TOL * scale:
+            lu = lu or spla.splu(a_sp.tocsc())
+            x = lu.solve(rj)
+        out[j] = x[0]
+    return out
+
+
+def _dense_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Like ``np.unique(codes, return_inverse=True)``, by counting when codes are small."""
+    if len(codes) and codes.min() >= 0 and codes.max() < max(4 * len(codes), 1 << 16):
+        present = np.bincount(codes) > 0
+        uniq = np.flatnonzero(present)
+        remap = np.cumsum(present) - 1
+        return uniq.astype(np.int64), remap[codes]
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    return uniq, inverse.ravel()
 
 
 def markov_attribution(ps: PathSet, order: int = 1, collapse_repeats: bool = False) -> MarkovResult:
@@ -135,36 +174,57 @@ def markov_attribution(ps: PathSet, order: int = 1, collapse_repeats: bool = Fal
     if not use.any() or ps.conversions[use].sum() <= 0:
         raise UsageError("no converting journeys with touches: nothing to attribute")
 
+    conv_all, null_all = ps.conversions, ps.nulls
+    measures = dict(ps.measures)
+    if not use.all():  # journeys without touches or weight add nothing to the chain
+        touches = touches[np.repeat(use, lengths)]
+        lengths = lengths[use]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        weight, conv_all, null_all = weight[use], conv_all[use], null_all[use]
+        measures = {k: v[use] for k, v in measures.items()}
+    starts, ends = offsets[:-1], offsets[1:] - 1
+
     codes = _state_codes(touches, offsets, order, n_ch)
-    pos = np.arange(len(touches)) - np.repeat(offsets[:-1], lengths)
-    path_of_touch = np.repeat(np.arange(len(lengths)), lengths)
     # States: windows of k touches from the k-th touch on (a journey shorter than k is one
     # state); consecutive repeats of a state collapse into one (self-loops change nothing).
-    keep_t = (pos >= order - 1) | (pos == np.repeat(lengths, lengths) - 1)
+    if order > 1:
+        pos = np.arange(len(touches), dtype=np.int64) - np.repeat(starts, lengths)
+        keep_t = pos >= order - 1
+        keep_t[ends] = True
+    else:
+        keep_t = np.ones(len(codes), dtype=bool)
     same_as_prev = np.zeros(len(codes), dtype=bool)
-    same_as_prev[1:] = (codes[1:] == codes[:-1]) & (path_of_touch[1:] == path_of_touch[:-1])
-    # a dropped prefix touch never equals a kept window state (different digit counts)
+    same_as_prev[1:] = codes[1:] == codes[:-1]
+    same_as_prev[starts] = False
     keep_t &= ~same_as_prev
-    codes, path_of_touch = codes[keep_t], path_of_touch[keep_t]
-    lengths = np.bincount(path_of_touch, minlength=len(lengths))
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    pos = np.arange(len(codes)) - np.repeat(offsets[:-1], lengths)
+    kept_len = np.add.reduceat(keep_t.astype(np.int64), starts)
+    codes = codes[keep_t]
+    offsets = np.concatenate([[0], np.cumsum(kept_len)]).astype(np.int64)
+    prev = np.empty_like(codes)
+    prev[1:] = codes[:-1]
+    prev[offsets[:-1]] = 0  # code 0 = (start)
+    end_code = codes[offsets[1:] - 1]
 
-    uniq, state_of_touch = np.unique(codes, return_inverse=True)
+    # transitions between states, summed by (from, to) pair without indexing every touch
+    m = np.int64(codes.max()) + 1
+    pair, pair_index = _dense_codes(prev * m + codes)
+    pair_w = np.bincount(pair_index, weights=np.repeat(weight, kept_len), minlength=len(pair))
+    uniq = np.unique(np.concatenate([pair % m, end_code]))  # every state, sorted
     n_s = len(uniq)
     # indices: 0 = start, 1..n_s = states, n_s+1 = conversion, n_s+2 = null
     conv_i, null_i, size = n_s + 1, n_s + 2, n_s + 3
-    sidx = state_of_touch.astype(np.int64).ravel() + 1
-    frm = np.zeros(len(codes), dtype=np.int64)
-    frm[1:] = sidx[:-1]
-    frm[pos == 0] = 0
-    touch_use = use[path_of_touch]
-    last = offsets[1:][use] - 1
-    rows = np.concatenate([frm[touch_use], sidx[last], sidx[last]])
-    cols = np.concatenate([sidx[touch_use], np.full(len(last), conv_i), np.full(len(last), null_i)])
-    vals = np.concatenate([weight[path_of_touch][touch_use], ps.conversions[use], ps.nulls[use]])
+    pf, pt = pair // m, pair % m
+    rows_p = np.where(pf == 0, 0, np.searchsorted(uniq, pf) + 1)
+    cols_p = np.searchsorted(uniq, pt) + 1
+    end_idx = np.searchsorted(uniq, end_code) + 1
+    end_conv = np.bincount(end_idx, weights=conv_all, minlength=n_s + 1)
+    end_null = np.bincount(end_idx, weights=null_all, minlength=n_s + 1)
+    states_idx = np.arange(n_s + 1)
+    rows = np.concatenate([rows_p, states_idx, states_idx])
+    cols = np.concatenate([cols_p, np.full(n_s + 1, conv_i), np.full(n_s + 1, null_i)])
+    vals = np.concatenate([pair_w, end_conv, end_null])
     counts = sp.csr_matrix((vals, (rows, cols)), shape=(size, size))
-    counts.sum_duplicates()
+    counts.eliminate_zeros()
     out = np.asarray(counts.sum(axis=1)).ravel()
     inv = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
     probs = sp.csr_matrix(sp.diags(inv) @ counts)
@@ -172,28 +232,30 @@ def markov_attribution(ps: PathSet, order: int = 1, collapse_repeats: bool = Fal
     n_t = n_s + 1  # transient: start + states
     q = probs[:n_t, :n_t].tocsr()
     rewards = {}
-    for name, values in ps.measures.items():
+    for name in ps.measures:
         # expected measure on absorption: P(s -> conversion) x mean measure per conversion
         # ending in s, i.e. (measure of journeys ending in s) / (weight leaving s)
-        ending = np.bincount(sidx[last], weights=values[use], minlength=n_t)[:n_t]
+        ending = np.bincount(end_idx, weights=measures[name], minlength=n_t)[:n_t]
         rewards[name] = ending * inv[:n_t]
     r_null = np.asarray(probs[:n_t, null_i].todense()).ravel()
-    base = {name: _absorb(q, r) for name, r in rewards.items()}
-    p_conv = base["conversions"]
-    p_null = _absorb(q, r_null)
+    names = list(rewards)
+    rhs = np.column_stack([rewards[k] for k in names])
+    base_all = _absorb(q, np.column_stack([rhs, r_null]))
+    base = dict(zip(names, base_all[:-1], strict=True))
+    p_conv, p_null = float(base["conversions"]), float(base_all[-1])
 
     # channel membership of every state, from the base-(C+1) digits of its code
     digits = (uniq[:, None] // (np.int64(n_ch + 1) ** np.arange(order))[None, :]) % (n_ch + 1)
     state_tuples = [tuple(int(d) - 1 for d in row[::-1] if d > 0) for row in digits]
-    removal = {name: np.zeros(n_ch) for name in rewards}
+    removal = {name: np.zeros(n_ch) for name in names}
     for ch in range(n_ch):
         gone = (digits == ch + 1).any(axis=1)
         if not gone.any():
             continue
-        keep = np.concatenate([[True], ~gone])
-        for name, r in rewards.items():
+        without = _absorb(q, rhs, np.concatenate([[True], ~gone]))
+        for j, name in enumerate(names):
             if base[name] > 0:
-                removal[name][ch] = 1.0 - _absorb(q, r, keep) / base[name]
+                removal[name][ch] = 1.0 - without[j] / base[name]
     has_touch = ps.lengths > 0
     credit = {}
     for name, values in ps.measures.items():
