@@ -646,7 +646,9 @@ def conversion_by_cohort(
     ``conversion_cohort`` (NaN for an empty cohort).
     """
     q = _query(store, contract, period, by, grain)
-    return q.finish(_cohort(q, _entries(q, entries), _window(contract, window_days)))
+    window = _window(contract, window_days)
+    with _pairable(q, entries) as e:
+        return q.finish(_cohort(q, e, window))
 
 
 def _window(contract: Contract, window_days: int | None) -> int:
@@ -720,7 +722,8 @@ def stage_times(
     ``median_days``, ``p90_days`` (NaN when there are no pairs).
     """
     q = _query(store, contract, period, by, grain)
-    return q.finish(_times(q, _entries(q, entries)))
+    with _pairable(q, entries) as e:
+        return q.finish(_times(q, e))
 
 
 def _times(q: _Query, e: ir.Table) -> pd.DataFrame:
@@ -877,6 +880,19 @@ def materialized(store: Store, expr: ir.Table) -> Iterator[ir.Table]:
             con.drop_table(name, force=True)
 
 
+@contextlib.contextmanager
+def _pairable(q: _Query, entries: ir.Table | None) -> Iterator[ir.Table]:
+    """Entries for the pair queries, which read them twice: the given ones, or the stage
+    entries computed once into a temporary table (only the columns the metrics read)."""
+    if entries is not None:
+        yield _entries(q, entries)
+        return
+    e = _entries(q, None)
+    needed = ["entity_id", "person_id", "stage_order", "entered_at"]
+    with materialized(q.store, e.select(*needed, *(["_seg"] if q.by else []))) as table:
+        yield table
+
+
 def data_period(store: Store, contract: Contract) -> Period:
     """The whole data range: from the first to the last stage entry or close date of a
     closed deal (expected close dates of open deals, often in the future, do not count)."""
@@ -918,9 +934,7 @@ def funnel_report(
         period = data_period(store, contract)
     q = _query(store, contract, period, by, grain)
     window = _window(contract, window_days)
-    e = _entries(q, None)
-    needed = ["entity_id", "person_id", "stage_order", "entered_at", *(["_seg"] if by else [])]
-    with materialized(store, e.select(*needed)) as e:
+    with _pairable(q, None) as e:
         counts = _counts(q, e)
         cohort = _cohort(q, e, window)
         times = _times(q, e)
