@@ -16,6 +16,7 @@ def status(store: Store) -> pd.DataFrame:
         .execute()
         .set_index("table_name")
     )
+    last["last_import"] = pd.to_datetime(last["last_import"]).dt.floor("s")
     rows = []
     for name in LOAD_ORDER:
         t = store.table(name)
