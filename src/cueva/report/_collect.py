@@ -271,7 +271,7 @@ def _factor_unit(key: str) -> str:
 
 
 def _attribution(data: PackData, ws: Workspace, compare: Period) -> None:
-    raise ImportError(name="cueva.attribution")
+    raise ImportError(name="cueva.attribution.report")
 
 
 _SECTIONS_FROM_PARTS = (("scorecard", _scorecard), ("gap", _gap), ("attribution", _attribution))
