@@ -97,9 +97,14 @@ class Engine:
             args.append(f"delim = {_lit(sep)}")
         name = self._name("src")
         try:
+            # A parallel read; with preserve_insertion_order the table's rowid is the record's
+            # position in the file, so __row costs no window over the whole file.
             self.raw.execute(
-                f"CREATE TABLE {name} AS SELECT CAST(row_number() OVER () + 1 AS BIGINT) AS __row,"
-                f" * FROM read_csv({', '.join(args)})"
+                f"CREATE TABLE {name}_data AS SELECT * FROM read_csv({', '.join(args)})"
+            )
+            self.raw.execute(
+                f"CREATE VIEW {name} AS SELECT CAST(rowid + 2 AS BIGINT) AS __row, * "
+                f"FROM {name}_data"
             )
         except duckdb.Error as exc:
             raise SourceReadError(f"{shown}: cannot read the file: {_first_line(exc)}") from exc

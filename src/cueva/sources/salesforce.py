@@ -29,7 +29,6 @@ from cueva.sources._core import (
     apply_map,
     boolean,
     day,
-    day_start,
     existing_ids,
     flag,
     id_map,
@@ -159,7 +158,7 @@ def build_salesforce(
         country=lambda r: r.col("Country"),
         company=lambda r: r.col("Company"),
         converted=lambda r: boolean(r.col("IsConverted")).fill_null(False),
-        conv_date=lambda r: day_start(r.col("ConvertedDate"), build.contract.timezone),
+        conv_date=lambda r: ts(r.col("ConvertedDate")),
         conv_contact=lambda r: r.col("ConvertedContactId"),
         conv_account=lambda r: r.col("ConvertedAccountId"),
         conv_opp=lambda r: r.col("ConvertedOpportunityId"),
@@ -745,7 +744,7 @@ def build_salesforce(
             created=ts(r.col("CreatedDate")),
             created_raw=r.col("CreatedDate"),
             responded=boolean(r.col("HasResponded")).fill_null(False),
-            first_responded=day_start(r.col("FirstRespondedDate"), build.contract.timezone),
+            first_responded=ts(r.col("FirstRespondedDate")),
             status=r.col("Status"),
             **r.book(),
         )
@@ -860,7 +859,8 @@ def import_salesforce(
     on_step: Callable[[str], None] | None = None,
 ) -> SourceSummary:
     """Import a Salesforce export folder. Timestamps in the export carry their offset (UTC
-    ``Z``); dates are calendar dates. With ``dry_run`` (or no store) nothing is written."""
+    ``Z``); dates are calendar dates, read as midnight in the contract's time zone (the
+    source engine's). With ``dry_run`` (or no store) nothing is written."""
     return run_build(
         "salesforce",
         contract,
@@ -868,7 +868,7 @@ def import_salesforce(
         lambda b: build_salesforce(
             b, Path(folder), values=values, stage_dates=stage_dates, store=store
         ),
-        source_timezone="UTC",
+        source_timezone=contract.timezone,
         dry_run=dry_run,
         quarantine=quarantine,
         on_step=on_step,
