@@ -118,13 +118,22 @@ def test_default_period_and_open_ranges(ws_path: Path, capsys: pytest.CaptureFix
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--by", "chanel"], "error: unknown segment column 'chanel'; valid columns: owner"),
+        (
+            ["--by", "chanel", "--period", "2026-Q1"],
+            "error: unknown segment column 'chanel'; valid columns: owner",
+        ),
         (["--period", "2026-Q5"], "error: not a period: '2026-Q5'"),
         (["--period", "2026-Q1", "--from", "2026-01-01"], "error: give either --period or"),
         (["--from", "2026-03-01", "--to", "2026-02-01"], "error: --to 2026-02-01 is before"),
         (["--from", "01/03/2026"], "error: not a date: '01/03/2026'"),
-        (["--window-days", "0"], "error: the conversion window must be at least 1 day"),
-        (["--target-pipeline", "-5"], "error: the pipeline target must be a positive amount"),
+        (
+            ["--window-days", "0", "--period", "2026-Q1"],
+            "error: the conversion window must be at least 1 day",
+        ),
+        (
+            ["--target-pipeline", "-5", "--period", "2026-Q1"],
+            "error: the pipeline target must be a positive amount",
+        ),
     ],
 )
 def test_bad_input_is_one_error_line(

@@ -805,6 +805,11 @@ def deal_metrics(
     return q.finish(full.sort_values(cols).reset_index(drop=True) if cols else full)
 
 
+def _check_target(target: float | None) -> None:
+    if target is not None and not target > 0:
+        raise UsageError(f"the pipeline target must be a positive amount, got {target}")
+
+
 def open_pipeline(
     store: Store,
     contract: Contract,
@@ -822,8 +827,7 @@ def open_pipeline(
     ``open_pipeline``, ``pipeline_coverage`` (NaN without a target).
     """
     q = _query(store, contract, period, by, grain)
-    if target is not None and not target > 0:
-        raise UsageError(f"the pipeline target must be a positive amount, got {target}")
+    _check_target(target)
     o = _opportunities(q)
     if q.grain is None:
         ends = pd.DataFrame({"_end": [period.end]})
@@ -934,6 +938,7 @@ def funnel_report(
         period = data_period(store, contract)
     q = _query(store, contract, period, by, grain)
     window = _window(contract, window_days)
+    _check_target(target_pipeline)
     with _pairable(q, None) as e:
         counts = _counts(q, e)
         cohort = _cohort(q, e, window)
