@@ -223,7 +223,19 @@ def _scorecard(data: PackData, ws: Workspace, compare: Period) -> None:
     data.scorecard = frame.rename(columns={"service_level": "name", "owner": "giver"}).assign(
         unit=unit
     )
-    data.metrics_shown.extend(frame["service_level"])
+    for sla in ws.contract.service_levels:
+        data.metrics_shown.extend([sla.name, *_SLA_TERMS.get(sla.kind, ())])
+        if sla.kind == "volume":
+            data.metrics_shown.append(f"{sla.stage}s")  # e.g. mqls
+
+
+#: Glossary terms that a service level of each kind measures.
+_SLA_TERMS: dict[str, tuple[str, ...]] = {
+    "response_time": ("response_time",),
+    "win_rate": ("win_rate",),
+    "pipeline_created": ("pipeline",),
+    "revenue": ("revenue",),
+}
 
 
 def _gap(data: PackData, ws: Workspace, compare: Period) -> None:
