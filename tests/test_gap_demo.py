@@ -134,6 +134,13 @@ def test_cli_plan_and_gap(
     r = runner.invoke(app, ["gap", ws, "--period", "2026-Q2", "--vs", "2026-Q1", "-f", "json"])
     payload = json.loads(r.output)
     assert sum(row["contribution"] for row in payload["rows"]) == pytest.approx(payload["gap"])
+    # no saved plan for 2025-Q3, but the demo contract has a revenue target for it
+    r = runner.invoke(app, ["gap", ws, "--period", "2025-Q3", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    derived = json.loads(r.output)
+    assert derived["vs"] == "plan"
+    assert derived["base"] == pytest.approx(demo.contract.targets["2025-Q3"].revenue)
+    assert derived["caveat"].startswith("No saved plan for 2025-Q3")
     # errors are one line on stderr and exit code 1, no traceback
     for args, expected in (
         (["gap", ws, "--period", "2031-Q1"], "no saved plan for 2031-Q1"),

@@ -20,7 +20,7 @@ from cueva.errors import UsageError
 from cueva.gap.chart import render, waterfall_spec
 from cueva.gap.data import parse_window
 from cueva.gap.plan import monthly_schedule, parse_assumptions, parse_mix, parse_target
-from cueva.gap.run import gap_report, load_plan, make_plan, save_plan
+from cueva.gap.run import gap_report, make_plan, plan_for, save_plan
 from cueva.gap.summary import caveat, summary
 from cueva.output import emit, records
 from cueva.periods import parse_period
@@ -177,7 +177,7 @@ def gap(
     with open_workspace(path, store) as ws:
         contract = ws.contract
         p = parse_period(period, contract.fiscal_year_start)
-        saved = load_plan(ws.path, p.label) if vs == "plan" else None
+        saved = plan_for(ws, p, by) if vs == "plan" else None
         other = None if vs == "plan" else parse_period(vs, contract.fiscal_year_start)
         result = gap_report(
             ws.store(),
@@ -193,6 +193,12 @@ def gap(
         )
     text = summary(result)
     note = caveat(result)
+    if saved is not None and saved.get("derived"):
+        note = (
+            f"No saved plan for {p.label}: the plan is the contract's revenue target worked back "
+            f"through the rates and lags of {saved.get('window')} (save one with 'cueva plan "
+            f"--save' to fix it). " + note
+        )
     if chart is not None:
         spec = waterfall_spec(result)
         suffix = chart.suffix.lower()

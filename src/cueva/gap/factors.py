@@ -77,9 +77,14 @@ def _short(stage: str, lang: str = "en") -> str:
     return _SHORT.get(stage, stage.replace("_", " "))
 
 
+#: Glossary names that also name a factor.
+_GLOSSARY_ALIASES = {"margin_rate": ("margin_rate", "gross_margin_rate")}
+
+
 def _glossary_owner(contract: Contract, key: str) -> str | None:
+    names = _GLOSSARY_ALIASES.get(key, (key,))
     for term in getattr(contract, "glossary", ()) or ():
-        if term.name == key and term.owner:
+        if term.name in names and term.owner:
             return str(term.owner)
     return None
 

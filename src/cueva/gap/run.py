@@ -120,6 +120,7 @@ def load_plan(workspace: Path, period: str) -> dict[str, Any]:
         raise WorkspaceError(
             f"{path}: no saved plan for {period} (make one with "
             f"'cueva plan {workspace} --period {period} --target revenue=... --save', "
+            "give the contract a revenue target for it, "
             "or compare with another period: --vs 2026-Q1)"
         ) from None
     except yaml.YAMLError as exc:
@@ -127,6 +128,21 @@ def load_plan(workspace: Path, period: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("segments"), dict):
         raise UsageError(f"{path}: not a Cueva plan (no 'segments' mapping)")
     return data
+
+
+def plan_for(ws: Workspace, period: Period, by: str | None = None) -> dict[str, Any]:
+    """The plan a gap compares with: the saved plan of ``period`` (``plans/<period>.yaml``),
+    else one made now from the contract's revenue target for the period and the trailing
+    rates of the two quarters before it (what ``cueva plan --target revenue=<target>`` gives;
+    marked ``derived: true``). WorkspaceError when there is neither."""
+    if plan_path(ws.path, period.label).is_file():
+        return load_plan(ws.path, period.label)
+    targets = ws.contract.targets.get(period.label)
+    revenue = targets.revenue if targets is not None else None
+    if revenue is None or not revenue > 0:
+        return load_plan(ws.path, period.label)  # raises: no saved plan, no target either
+    plan = make_plan(ws.store(), ws.contract, period, "revenue", float(revenue), by=by)
+    return {**plan.to_dict(), "derived": True}
 
 
 def plan_counts(plan: dict[str, Any], contract: Contract, by: str | None) -> pd.DataFrame:
@@ -227,6 +243,7 @@ __all__ = [
     "load_plan",
     "make_plan",
     "plan_counts",
+    "plan_for",
     "plan_path",
     "save_plan",
 ]
