@@ -619,3 +619,35 @@ def test_adjacent_periods_share_one_funnel_pass() -> None:
     assert _adjacent_buckets(quarter(2026, 2), month(2026, 3), 1) is None
     assert _adjacent_buckets(quarter(2026, 2), quarter(2026, 1), 4) is None
     assert _adjacent_buckets(parse_period("2026-W10"), parse_period("2026-W09"), 1) is None
+
+
+def test_pdf_printing_fetches_nothing() -> None:
+    """Even a hostile page that points at a server gets no request out of the PDF printer."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        html = (
+            f'<html><head><link rel="stylesheet" href="{url}/a.css"></head><body>'
+            f'<img src="{url}/b.png"><p style="background: url({url}/c.png)">x</p></body></html>'
+        )
+        assert render_pdf(html).startswith(b"%PDF-")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == []

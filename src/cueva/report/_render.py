@@ -637,17 +637,31 @@ def render_html(data: PackData, lang: str | None = None) -> str:
 
 def render_pdf(html: str) -> bytes:
     """The pack's HTML printed to PDF by WeasyPrint (title page, page numbers, charts kept
-    whole). No URL is fetched: the page is self-contained."""
+    whole). No URL is ever fetched: the pack is self-contained, and a reference to anything
+    else (which the pack never makes) is dropped with a warning instead of being requested."""
     from weasyprint import HTML  # type: ignore[import-untyped]
 
-    def _no_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
-        from cueva.errors import CuevaError
-
-        raise CuevaError(f"the pack must be self-contained, but it refers to {url}")
-
-    pdf = HTML(string=html, url_fetcher=_no_fetch).write_pdf()
+    pdf = HTML(string=html, url_fetcher=_no_fetcher()).write_pdf()
     assert pdf is not None
     return bytes(pdf)
+
+
+def _no_fetcher() -> Any:
+    """A WeasyPrint URL fetcher that refuses every URL."""
+
+    def refuse(url: str, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"the meeting pack fetches nothing, not {url[:80]}")
+
+    try:
+        from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+    except ImportError:  # WeasyPrint before the URLFetcher class: a plain function
+        return refuse
+
+    class Refuse(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            return refuse(url)
+
+    return Refuse()
 
 
 __all__ = ["agenda_items", "context", "questions", "render_html", "render_pdf", "summary_paragraph"]
