@@ -657,7 +657,7 @@ def _no_fetcher() -> Any:
     except ImportError:  # WeasyPrint before the URLFetcher class: a plain function
         return refuse
 
-    class Refuse(URLFetcher):  # type: ignore[misc]
+    class Refuse(URLFetcher):
         def fetch(self, url: str, headers: Any = None) -> Any:
             return refuse(url)
 
