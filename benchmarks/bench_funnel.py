@@ -1,12 +1,14 @@
 """Benchmark the funnel queries on a synthetic company of N people (default 1,000,000).
 
-Writes a seeded synthetic funnel (people, stage events, opportunities) as Parquet, imports it
-into a DuckDB store, then times each funnel query warm (best of --repeat runs, after one
-warm-up run) by channel and month, and the same funnel computed in plain pandas from the same
-Parquet files in the same process (counts by channel and month, cohort conversion, time
-between stages, deals, pipeline). Prints seconds, and the ratio pandas / Cueva.
+Writes a seeded synthetic funnel (people, stage events, opportunities) as Parquet and imports
+it into a DuckDB store (or, with --workspace, uses an existing workspace such as the large
+demo), then times each funnel query warm (best of --repeat runs, after one warm-up run) by
+channel and month, and the same funnel in plain pandas in the same process, from the tables
+already loaded in memory (counts by channel and month, cohort conversion, time between
+stages, deals, pipeline). Prints wall and CPU seconds, and the ratio pandas / Cueva.
 
 Usage: .venv/bin/python benchmarks/bench_funnel.py [--people 1000000] [--seed 7] [--repeat 3]
+       .venv/bin/python benchmarks/bench_funnel.py --workspace DIR --from 2025-01-01 --to 2026-06-30
 """
 
 from __future__ import annotations
@@ -93,20 +95,49 @@ def synthesize(n: int, seed: int, folder: Path) -> list[Path]:
     return paths
 
 
-def pandas_funnel(folder: Path, period_start: dt.date, period_end: dt.date) -> dict[str, Any]:
-    """The same funnel in plain pandas (the baseline): reads the Parquet files and computes
-    counts by channel and month, cohort conversion and time between stages by channel, win
-    rate and deal size by channel, and open pipeline by channel."""
-    people = pd.read_parquet(folder / "people.parquet")
-    ev = pd.read_parquet(folder / "stage_events.parquet")
-    opps = pd.read_parquet(folder / "opportunities.parquet")
+def load_frames(store: Any) -> dict[str, pd.DataFrame]:
+    """The tables the pandas peer needs, read from the store into memory (not timed)."""
+    cols = {
+        "people": ["person_id", "created_at", "channel"],
+        "stage_events": ["entity_type", "entity_id", "stage", "entered_at"],
+        "opportunities": [
+            "opportunity_id",
+            "person_id",
+            "created_at",
+            "close_date",
+            "is_closed",
+            "is_won",
+            "amount",
+        ],
+    }
+    return {name: store.table(name).select(*c).to_pandas() for name, c in cols.items()}
+
+
+def pandas_funnel(
+    frames: dict[str, pd.DataFrame], period_start: dt.date, period_end: dt.date
+) -> dict[str, Any]:
+    """The same funnel in plain pandas (the peer), from tables already in memory: counts by
+    channel and month, cohort conversion and time between stages by channel, win rate and
+    deal size by channel, and open pipeline by channel."""
+    people, ev, opps = frames["people"], frames["stage_events"], frames["opportunities"]
+    ev = ev[ev.entity_type == "person"]
+    opps = opps.assign(
+        is_closed=opps.is_closed.fillna(False).astype(bool)
+        | opps.is_won.fillna(False).astype(bool),
+        is_won=opps.is_won.fillna(False).astype(bool),
+    )
     lo, hi = pd.Timestamp(period_start), pd.Timestamp(period_end)
     channel = people.set_index("person_id").channel
-    parts = [
-        people[["person_id", "created_at"]]
-        .set_axis(["entity_id", "ts"], axis=1)
-        .assign(stage="lead", person_id=people.person_id)
-    ]
+    lead = pd.concat(
+        [
+            people[["person_id", "created_at"]].set_axis(["entity_id", "ts"], axis=1),
+            ev[ev.stage == "lead"][["entity_id", "entered_at"]].set_axis(
+                ["entity_id", "ts"], axis=1
+            ),
+        ]
+    )
+    lead = lead.groupby("entity_id").ts.min().reset_index()
+    parts = [lead.assign(stage="lead", person_id=lead.entity_id)]
     for stage in ("mql", "sql"):
         e = ev[ev.stage == stage].groupby("entity_id").entered_at.min().reset_index()
         parts.append(
@@ -172,6 +203,15 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="time an existing workspace (e.g. the large demo) instead of synthetic data; "
+        "its contract must have the starter's stages (lead, mql, sql, opportunity, won)",
+    )
+    parser.add_argument("--from", dest="from_", default="2025-01-01")
+    parser.add_argument("--to", default="2026-06-30")
     args = parser.parse_args()
     load = os.getloadavg()
     print(
@@ -180,43 +220,51 @@ def main() -> None:
         f"{dt.date.today()}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "data").mkdir()
-        t0 = time.perf_counter()
-        paths = synthesize(args.people, args.seed, root / "data")
-        print(f"synthesized {args.people:,} people in {time.perf_counter() - t0:.1f}s")
-        ws = Workspace.init(root / "ws", "Bench")
-        result = import_files(ws.store(), paths, timezone=ws.contract.timezone)
-        rows = {f.table: f.rows for f in result.files}
-        print(f"imported {result.rows:,} rows in {result.seconds:.1f}s: {rows}")
-        store, contract = ws.store(), ws.contract
-        period = period_from_range("2025-01-01", "2026-06-30")
-        by, grain = "channel", "month"
-        queries: dict[str, Callable[[], Any]] = {
-            "stage_counts": lambda: F.stage_counts(store, contract, period, by, grain),
-            "conversion_by_cohort": lambda: F.conversion_by_cohort(
-                store, contract, period, by, grain
-            ),
-            "stage_times": lambda: F.stage_times(store, contract, period, by, grain),
-            "deal_metrics": lambda: F.deal_metrics(store, contract, period, by, grain),
-            "open_pipeline": lambda: F.open_pipeline(store, contract, period, by, grain, 1e6),
-            "funnel_report (all sections)": lambda: F.funnel_report(
-                store, contract, period, by, grain, target_pipeline=1e6
-            ),
-        }
-        timings = {name: best_of(fn, args.repeat) for name, fn in queries.items()}
-        for name, (wall, cpu) in timings.items():
-            print(f"  {name:32s} {wall:6.3f}s warm, {cpu:6.3f}s CPU (best of {args.repeat})")
-        pandas_wall, pandas_cpu = best_of(
-            lambda: pandas_funnel(root / "data", period.start, period.end), max(1, args.repeat - 2)
-        )
-        report_wall, report_cpu = timings["funnel_report (all sections)"]
-        print(f"  {'plain pandas, same funnel':32s} {pandas_wall:6.3f}s, {pandas_cpu:6.3f}s CPU")
-        print(
-            f"ratio pandas / cueva funnel_report: {pandas_wall / report_wall:.1f}x wall, "
-            f"{pandas_cpu / report_cpu:.1f}x CPU; load average {os.getloadavg()[0]:.1f} at end"
-        )
+        if args.workspace is None:
+            root = Path(tmp)
+            (root / "data").mkdir()
+            t0 = time.perf_counter()
+            paths = synthesize(args.people, args.seed, root / "data")
+            print(f"synthesized {args.people:,} people in {time.perf_counter() - t0:.1f}s")
+            ws = Workspace.init(root / "ws", "Bench")
+            result = import_files(ws.store(), paths, timezone=ws.contract.timezone)
+            rows = {f.table: f.rows for f in result.files}
+            print(f"imported {result.rows:,} rows in {result.seconds:.1f}s: {rows}")
+        else:
+            ws = Workspace.open(args.workspace)
+            print(f"workspace {args.workspace}")
+        run(ws, period_from_range(args.from_, args.to), args.repeat)
         ws.close()
+
+
+def run(ws: Workspace, period: Any, repeat: int) -> None:
+    store, contract = ws.store(), ws.contract
+    counts = {t: store.row_count(t) for t in ("people", "stage_events", "opportunities")}
+    print(f"rows: {counts}; period {period.start} to {period.last_day}; by channel and month")
+    by, grain = "channel", "month"
+    queries: dict[str, Callable[[], Any]] = {
+        "stage_counts": lambda: F.stage_counts(store, contract, period, by, grain),
+        "conversion_by_cohort": lambda: F.conversion_by_cohort(store, contract, period, by, grain),
+        "stage_times": lambda: F.stage_times(store, contract, period, by, grain),
+        "deal_metrics": lambda: F.deal_metrics(store, contract, period, by, grain),
+        "open_pipeline": lambda: F.open_pipeline(store, contract, period, by, grain, 1e6),
+        "funnel_report (all sections)": lambda: F.funnel_report(
+            store, contract, period, by, grain, target_pipeline=1e6
+        ),
+    }
+    timings = {name: best_of(fn, repeat) for name, fn in queries.items()}
+    for name, (wall, cpu) in timings.items():
+        print(f"  {name:32s} {wall:6.3f}s warm, {cpu:6.3f}s CPU (best of {repeat})")
+    frames = load_frames(store)
+    pandas_wall, pandas_cpu = best_of(
+        lambda: pandas_funnel(frames, period.start, period.end), max(1, repeat - 2)
+    )
+    report_wall, report_cpu = timings["funnel_report (all sections)"]
+    print(f"  {'plain pandas, same funnel':32s} {pandas_wall:6.3f}s warm, {pandas_cpu:6.3f}s CPU")
+    print(
+        f"ratio pandas / cueva funnel_report: {pandas_wall / report_wall:.1f}x wall, "
+        f"{pandas_cpu / report_cpu:.1f}x CPU; load average {os.getloadavg()[0]:.1f} at end"
+    )
 
 
 if __name__ == "__main__":
