@@ -18,6 +18,7 @@ _LAZY = {
     "journeys_from_store": "cueva.attribution.journeys",
     "Journeys": "cueva.attribution.journeys",
     "attribute": "cueva.attribution.report",
+    "resolve_models": "cueva.attribution.report",
     "attribute_paths": "cueva.attribution.report",
     "attribute_store": "cueva.attribution.report",
     "AttributionResult": "cueva.attribution.report",
@@ -25,7 +26,6 @@ _LAZY = {
     "markov_attribution": "cueva.attribution.markov",
     "MarkovResult": "cueva.attribution.markov",
     "shapley_attribution": "cueva.attribution.shapley",
-    "ordered_shapley_attribution": "cueva.attribution.shapley",
 }
 
 

@@ -23,7 +23,6 @@ ModelName = Literal[
     "custom",
     "markov",
     "shapley",
-    "ordered_shapley",
 ]
 
 #: Every model, in the order of the comparison table.
@@ -39,7 +38,6 @@ MODEL_NAMES: tuple[str, ...] = (
     "custom",
     "markov",
     "shapley",
-    "ordered_shapley",
 )
 
 #: A stage name of the contract's funnel (lead, mql, sql, opportunity, won in the starter).
@@ -93,6 +91,15 @@ class AttributionSettings(BaseModel):
         default_factory=lambda: ["sales", "sales_outreach", "sdr", "direct_sales"],
         description="Channels that are sales' own work, not marketing's.",
     )
+    marketing_lead_sources: list[str] | None = Field(
+        None,
+        description="lead_source values that count as marketing (sourced_rule: lead_source; "
+        "case-insensitive). None: any filled lead_source except the sales ones.",
+    )
+    sales_lead_sources: list[str] = Field(
+        default_factory=lambda: ["sales", "outbound", "sdr", "sales prospecting"],
+        description="lead_source values that are sales' own prospecting (case-insensitive).",
+    )
     direct_channels: list[str] = Field(
         default_factory=lambda: ["direct"],
         description="Channels skipped by last_non_direct (unless a journey has nothing else).",
@@ -124,6 +131,11 @@ class AttributionSettings(BaseModel):
         "(see docs/attribution.md). Normalised per journey.",
     )
     markov_order: int = Field(1, ge=1, le=6, description="Order of the Markov chain.")
+    shapley_value: Literal["conversions", "conversion_rate"] = Field(
+        "conversions",
+        description="Value of a channel coalition for Shapley: the conversions of journeys "
+        "using only its channels, or their conversion rate (see docs/attribution.md).",
+    )
     markov_collapse_repeats: bool = Field(
         False,
         description="Merge consecutive repeats of a channel before building the order-k "

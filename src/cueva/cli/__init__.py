@@ -27,7 +27,7 @@ app = typer.Typer(
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Command modules, in the order their commands appear in --help.
-_MODULES = ("core", "demo", "funnel", "contract", "report", "gap", "sources")
+_MODULES = ("core", "demo", "funnel", "contract", "report", "gap", "sources", "attribution")
 
 for _name in _MODULES:
     importlib.import_module(f"cueva.cli.{_name}").register(app)

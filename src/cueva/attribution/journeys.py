@@ -1,0 +1,400 @@
+"""Journeys from the store: touchpoints before each credited milestone, built in the engine.
+
+One journey per conversion (an entry into the contract's ``milestone`` stage, from
+:func:`cueva.metrics.funnel.stage_entries`): the touches of the person (``level: person``) or
+of every person of the account (``level: account``) in the ``lookback_days`` before the
+milestone, in time order. With ``inactivity_days``, a gap longer than that between two touches
+starts a new journey and only the last one (the one that reaches the milestone) counts.
+People (or accounts) with touches and no conversion make non-converting journeys (their
+touches in the ``lookback_days`` up to their last touch), which Markov and the conversion-rate
+Shapley value need.
+
+Money per conversion: for an opportunity milestone the opportunity's amount (pipeline), the
+amount if won (revenue) and its gross margin if won; for a person milestone the same summed
+over the person's opportunities.
+
+Joins, windows and filters run in the engine (Ibis); only the touches of the journeys come
+back, as columns, into a :class:`~cueva.attribution.paths.PathSet`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cueva.attribution.paths import MARK_CLOSE, MARK_LEAD, MARK_OPPORTUNITY, PathSet
+from cueva.attribution.settings import AttributionSettings
+from cueva.errors import UsageError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from cueva.contract import Contract
+    from cueva.store import Store
+
+MONEY = ("pipeline", "revenue", "gross_margin")
+DAY_S = 86_400.0
+
+
+@dataclass
+class Journeys:
+    """Journeys from the store plus what the money outputs need."""
+
+    paths: PathSet
+    spend_by_channel: pd.Series  # channel -> cost
+    spend_by_campaign: pd.Series  # campaign_id -> cost
+    marketing_channels: list[str]
+    influenced: np.ndarray  # bool per journey: has a marketing touch
+    settings: AttributionSettings
+    period: tuple[datetime | None, datetime | None]
+    milestones: int = 0  # milestone entries in the period, with or without touches
+
+
+def marketing_channel_set(settings: AttributionSettings, channels: list[str]) -> list[str]:
+    if settings.marketing_channels is not None:
+        return list(settings.marketing_channels)
+    sales = {c.lower() for c in settings.sales_channels}
+    return [c for c in channels if c.lower() not in sales]
+
+
+def _stage_names(contract: Contract, settings: AttributionSettings) -> dict[str, str | None]:
+    stages = contract.funnel.stages
+    names = [s.name for s in stages]
+    if settings.milestone not in names:
+        raise UsageError(
+            f"unknown milestone {settings.milestone!r}; the contract's stages are: "
+            + ", ".join(names)
+        )
+    opp = [s.name for s in stages if s.entry.entity_type == "opportunity"]
+    won = "won" if "won" in names else (opp[-1] if len(opp) > 1 else None)
+    return {
+        "milestone": settings.milestone,
+        "lead": names[0],
+        "opportunity": opp[0] if opp else None,
+        "close": won,
+    }
+
+
+def journeys_from_store(
+    store: Store,
+    contract: Contract,
+    settings: AttributionSettings | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Journeys:
+    """Build the journeys for ``settings`` (default: the contract's) whose milestone falls in
+    ``[start, end)`` (both optional)."""
+    from cueva.metrics.funnel import stage_entries
+
+    s = settings or contract.attribution
+    st = _stage_names(contract, s)
+    milestone_stage = contract.funnel.stage(s.milestone)
+    wanted = sorted({v for v in st.values() if v is not None})
+    entries = stage_entries(store, contract, stages=wanted)
+    con = store.con
+
+    opps = store.table("opportunities")
+    opp_money = opps.select(
+        o_id=opps.opportunity_id,
+        o_person=opps.person_id,
+        pipeline=opps.amount.fill_null(0.0),
+        revenue=ibis.ifelse(opps.is_won.fill_null(False), opps.amount.fill_null(0.0), 0.0),
+        gross_margin=ibis.ifelse(
+            opps.is_won.fill_null(False), opps.gross_margin.fill_null(0.0), 0.0
+        ),
+    )
+
+    m = entries.filter(entries.stage == s.milestone)
+    if start is not None:
+        m = m.filter(m.entered_at >= start)
+    if end is not None:
+        m = m.filter(m.entered_at < end)
+    people = store.table("people")
+
+    def stage_time(name: str | None, by: str) -> ir.Table | None:
+        if name is None:
+            return None
+        e = entries.filter(entries.stage == name)
+        return e.group_by(key=e[by]).aggregate(t=e.entered_at.min())
+
+    lead_t = stage_time(st["lead"], "person_id")
+    if milestone_stage.entry.entity_type == "opportunity":
+        conv = m.select(
+            conv_id=m.entity_id,
+            person_id=m.person_id,
+            account_id=m.account_id,
+            opportunity_id=m.entity_id,
+            at=m.entered_at,
+        )
+        conv = conv.left_join(opp_money, conv.opportunity_id == opp_money.o_id).select(
+            conv, *[opp_money[c] for c in MONEY]
+        )
+        opp_t = stage_time(st["opportunity"], "entity_id")
+        close_t = stage_time(st["close"], "entity_id")
+        opp_key = "opportunity_id"
+    else:
+        conv = m.select(
+            conv_id=m.entity_id,
+            person_id=m.person_id,
+            account_id=m.account_id,
+            opportunity_id=ibis.null(str),
+            at=m.entered_at,
+        )
+        money = opp_money.group_by(key=opp_money.o_person).aggregate(
+            **{c: opp_money[c].sum() for c in MONEY}
+        )
+        conv = conv.left_join(money, conv.person_id == money.key).select(
+            conv, *[money[c].fill_null(0.0).name(c) for c in MONEY]
+        )
+        opp_t = stage_time(st["opportunity"], "person_id")
+        close_t = stage_time(st["close"], "person_id")
+        opp_key = "person_id"
+
+    for col, table, key in (
+        ("lead_at", lead_t, "person_id"),
+        ("opp_at", opp_t, opp_key),
+        ("close_at", close_t, opp_key),
+    ):
+        if table is None:
+            conv = conv.mutate(**{col: ibis.null("timestamp")})
+        else:
+            conv = conv.left_join(table, conv[key] == table.key).select(conv, table.t.name(col))
+
+    # touches, with the account of the person when the touch has none
+    tp = store.table("touchpoints")
+    pa_ = people.select(p_id=people.person_id, p_account=people.account_id)
+    tp = tp.left_join(pa_, tp.person_id == pa_.p_id).select(
+        tp.touchpoint_id,
+        tp.channel,
+        tp.campaign_id,
+        tp.occurred_at,
+        tp.person_id,
+        account=ibis.coalesce(tp.account_id, pa_.p_account),
+    )
+    unit = "person_id" if s.level == "person" else "account"
+    conv_unit = "person_id" if s.level == "person" else "account_id"
+    tp = tp.filter(tp[unit].notnull())
+    lookback = ibis.interval(days=s.lookback_days)
+
+    cj = conv.join(tp, conv[conv_unit] == tp[unit]).filter(
+        lambda t: (t.occurred_at <= t.at) & (t.occurred_at >= t.at - lookback)
+    )
+    conv_touch = cj.select(
+        journey=cj.conv_id,
+        touchpoint_id=cj.touchpoint_id,
+        channel=cj.channel,
+        campaign_id=cj.campaign_id,
+        occurred_at=cj.occurred_at.cast("timestamp"),
+        at=cj.at.cast("timestamp"),
+        lead_at=cj.lead_at.cast("timestamp"),
+        opp_at=cj.opp_at.cast("timestamp"),
+        close_at=cj.close_at.cast("timestamp"),
+    )
+    # non-converting journeys: units with touches and no conversion at all
+    converted = conv.select(u=conv[conv_unit]).distinct()
+    rest = tp.anti_join(converted, tp[unit] == converted.u)
+    last = rest.group_by(u=rest[unit]).aggregate(at=rest.occurred_at.max())
+    rj = rest.join(last, rest[unit] == last.u).filter(lambda t: t.occurred_at >= t.at - lookback)
+    null_touch = rj.select(
+        journey=ibis.literal("~null:") + rj[unit].cast("string"),
+        touchpoint_id=rj.touchpoint_id,
+        channel=rj.channel,
+        campaign_id=rj.campaign_id,
+        occurred_at=rj.occurred_at.cast("timestamp"),
+        at=rj.at.cast("timestamp"),
+        lead_at=ibis.null("timestamp"),
+        opp_at=ibis.null("timestamp"),
+        close_at=ibis.null("timestamp"),
+    )
+    touches = ibis.union(conv_touch, null_touch, distinct=False)
+
+    if s.inactivity_days is not None:
+        w = ibis.window(group_by=touches.journey, order_by=[touches.occurred_at])
+        gap = (
+            touches.occurred_at.epoch_seconds() - touches.occurred_at.lag().over(w).epoch_seconds()
+        )
+        touches = touches.mutate(
+            new=(gap > s.inactivity_days * DAY_S).fill_null(False).cast("int64")
+        )
+        touches = touches.mutate(seg=touches.new.cumsum().over(w))
+        touches = touches.mutate(
+            last_seg=touches.seg.max().over(ibis.window(group_by=touches.journey))
+        )
+        touches = touches.filter(touches.seg == touches.last_seg).drop("new", "seg", "last_seg")
+
+    # milestone marks: the last touch at or before the lead / opportunity / close entry
+    jw = ibis.window(group_by=touches.journey)
+    marks: Any = ibis.literal(0)
+    for col, flag in (
+        ("lead_at", MARK_LEAD),
+        ("opp_at", MARK_OPPORTUNITY),
+        ("close_at", MARK_CLOSE),
+    ):
+        before = touches.occurred_at <= touches[col]
+        latest = ibis.ifelse(before, touches.occurred_at, ibis.null("timestamp")).max().over(jw)
+        marks = marks + ibis.ifelse(before & (touches.occurred_at == latest), flag, 0)
+    touches = touches.mutate(
+        marks=marks.cast("uint8"),
+        age_days=(touches.at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / DAY_S,
+    )
+
+    # journey-level table (converting ones carry their money), then touches in order
+    jt = touches.select("journey").distinct()
+    jconv = conv.select("conv_id", "person_id", *MONEY)
+    journeys = jt.left_join(jconv, jt.journey == jconv.conv_id).select(
+        jt.journey,
+        jconv.person_id,
+        conversions=ibis.ifelse(jconv.conv_id.isnull(), 0.0, 1.0),
+        nulls=ibis.ifelse(jconv.conv_id.isnull(), 1.0, 0.0),
+        **{c: jconv[c].fill_null(0.0) for c in MONEY},
+    )
+    journeys = journeys.mutate(jidx=ibis.dense_rank().over(order_by=journeys.journey))
+
+    # marketing-sourced inputs
+    channels_all = [
+        str(c) for c in con.to_pyarrow(tp.select("channel").distinct())["channel"].to_pylist()
+    ]
+    mkt = marketing_channel_set(s, channels_all)
+    if s.sourced_rule == "lead_source":
+        src = people.select(sp_id=people.person_id, lead_source=people.lead_source)
+        journeys = journeys.left_join(src, journeys.person_id == src.sp_id).drop("sp_id")
+    elif s.sourced_rule == "marketing_touch_before_sales_activity":
+        act = store.table("activities")
+        human = act.filter(~act.is_automated.fill_null(False) & act.person_id.notnull())
+        first_act = human.group_by(a_person=human.person_id).aggregate(
+            first_sales=human.occurred_at.min()
+        )
+        mt = touches.filter(touches.channel.isin(mkt) if mkt else ibis.literal(False))
+        first_mkt = mt.group_by(m_journey=mt.journey).aggregate(first_mkt=mt.occurred_at.min())
+        journeys = journeys.left_join(first_mkt, journeys.journey == first_mkt.m_journey).drop(
+            "m_journey"
+        )
+        journeys = journeys.left_join(first_act, journeys.person_id == first_act.a_person).drop(
+            "a_person"
+        )
+
+    jframe = con.to_pyarrow(journeys.order_by("jidx"))
+    tj = touches.join(journeys.select("journey", "jidx"), "journey")
+    tframe = con.to_pyarrow(
+        tj.order_by([tj.jidx, tj.occurred_at, tj.touchpoint_id]).select(
+            "jidx", "channel", "campaign_id", "age_days", "marks"
+        )
+    )
+
+    n = jframe.num_rows
+    jidx = np.asarray(tframe["jidx"].to_numpy(zero_copy_only=False), dtype=np.int64)  # 0-based
+    lengths = np.bincount(jidx, minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ch_enc = pc.dictionary_encode(tframe["channel"]).combine_chunks()
+    channels = [str(x) for x in ch_enc.dictionary.to_pylist()]
+    touches_np = np.asarray(ch_enc.indices, dtype=np.int32)
+    camp = tframe["campaign_id"].combine_chunks()
+    camp_enc = pc.dictionary_encode(camp)
+    campaigns = [str(x) for x in camp_enc.dictionary.to_pylist()]
+    camp_codes = np.asarray(camp_enc.indices.fill_null(-1), dtype=np.int32)
+    measures = {"conversions": jframe["conversions"].to_numpy()}
+    for c in MONEY:
+        measures[c] = jframe[c].to_numpy()
+    ps = PathSet(
+        channels=channels,
+        offsets=offsets,
+        touches=touches_np,
+        measures=measures,
+        nulls=jframe["nulls"].to_numpy(),
+        touch_age_days=tframe["age_days"].to_numpy(),
+        marks=np.asarray(tframe["marks"].to_numpy(), dtype=np.uint8),
+        touch_campaign=camp_codes,
+        campaigns=campaigns,
+    )
+    # campaign -> channel of its touches (first seen)
+    if campaigns:
+        first_touch_of = np.full(len(campaigns), -1, dtype=np.int64)
+        has = camp_codes >= 0
+        idx = np.flatnonzero(has)[::-1]
+        first_touch_of[camp_codes[idx]] = idx
+        ps.campaign_channel = [channels[touches_np[i]] if i >= 0 else "" for i in first_touch_of]
+
+    mkt_codes = np.array([i for i, c in enumerate(channels) if c in set(mkt)], dtype=np.int32)
+    is_mkt = np.isin(touches_np, mkt_codes)
+    influenced = np.bincount(np.repeat(np.arange(n), lengths), weights=is_mkt, minlength=n) > 0
+    nonempty = lengths > 0
+    first_is_mkt = np.zeros(n, dtype=bool)
+    first_is_mkt[nonempty] = is_mkt[offsets[:-1][nonempty]]
+    if s.sourced_rule == "first_touch_marketing":
+        sourced = first_is_mkt
+    elif s.sourced_rule == "lead_source":
+        ls = jframe["lead_source"].combine_chunks()
+        low = pc.utf8_lower(pc.utf8_trim_whitespace(ls.fill_null("")))
+        if s.marketing_lead_sources is not None:
+            ok = pc.is_in(low, value_set=pa.array([x.lower() for x in s.marketing_lead_sources]))
+        else:
+            ok = pc.and_(
+                pc.not_equal(low, ""),
+                pc.invert(
+                    pc.is_in(low, value_set=pa.array([x.lower() for x in s.sales_lead_sources]))
+                ),
+            )
+        sourced = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        fm = jframe["first_mkt"]
+        fs = jframe["first_sales"]
+        has_m = np.asarray(pc.is_valid(fm).to_numpy(zero_copy_only=False), dtype=bool)
+        no_s = np.asarray(pc.is_null(fs).to_numpy(zero_copy_only=False), dtype=bool)
+        before = pc.fill_null(pc.less(fm, fs), False).to_numpy(zero_copy_only=False)
+        sourced = has_m & (no_s | np.asarray(before, dtype=bool))
+    ps.journey_sourced = sourced
+
+    spend_ch, spend_camp = _spend(store, s, start, end)
+    return Journeys(
+        paths=ps,
+        spend_by_channel=spend_ch,
+        spend_by_campaign=spend_camp,
+        marketing_channels=mkt,
+        influenced=influenced,
+        settings=s,
+        period=(start, end),
+        milestones=int(con.to_pyarrow(m.count().as_table())[0][0].as_py()),
+    )
+
+
+def _spend(
+    store: Store, s: AttributionSettings, start: datetime | None, end: datetime | None
+) -> tuple[pd.Series, pd.Series]:
+    """Cost per channel and per campaign, over the milestones' window (from ``lookback_days``
+    before ``start`` to ``end``; everything when they are not given)."""
+    sp_ = store.table("spend")
+    camps = store.table("campaigns")
+    c = camps.select(c_id=camps.campaign_id, c_channel=camps.channel)
+    j = sp_.left_join(c, sp_.campaign_id == c.c_id)
+    j = j.select(
+        date=j.date,
+        cost=j.cost,
+        campaign_id=j.campaign_id,
+        channel=ibis.coalesce(j.channel, j.c_channel),
+    )
+    if start is not None:
+        j = j.filter(j.date >= (start - pd.Timedelta(days=s.lookback_days)).date())
+    if end is not None:
+        j = j.filter(
+            j.date < end.date() if end.time() == datetime.min.time() else j.date <= end.date()
+        )
+    con = store.con
+    by_ch = con.to_pyarrow(j.group_by("channel").aggregate(cost=j.cost.sum())).to_pandas()
+    by_camp = con.to_pyarrow(
+        j.filter(j.campaign_id.notnull()).group_by("campaign_id").aggregate(cost=j.cost.sum())
+    ).to_pandas()
+    return (
+        by_ch.dropna(subset=["channel"]).set_index("channel")["cost"].astype(float),
+        by_camp.set_index("campaign_id")["cost"].astype(float),
+    )
+
+
+__all__ = ["MONEY", "Journeys", "journeys_from_store", "marketing_channel_set"]

@@ -1,0 +1,290 @@
+"""Run attribution models and shape their results into documented frames.
+
+:func:`attribute` takes journeys (a :class:`~cueva.attribution.paths.PathSet`) and returns an
+:class:`AttributionResult`; :func:`attribute_paths` reads a path file first and
+:func:`attribute_store` builds the journeys from a workspace's store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from cueva.attribution.markov import MarkovResult, markov_attribution
+from cueva.attribution.paths import PathSet, read_path_file
+from cueva.attribution.rules import RULE_MODELS, rule_weights
+from cueva.attribution.settings import MODEL_NAMES, AttributionSettings
+from cueva.attribution.shapley import shapley_attribution
+from cueva.errors import UsageError
+
+if TYPE_CHECKING:
+    from cueva.attribution.journeys import Journeys
+    from cueva.contract import Contract
+    from cueva.store import Store
+
+#: Models that need touch timestamps or milestone marks (not available from a path file).
+STORE_ONLY = ("time_decay", "w_shaped", "full_path")
+
+
+@dataclass
+class AttributionResult:
+    """Frames (documented in docs/attribution.md) and the settings that made them."""
+
+    credits: pd.DataFrame
+    comparison: pd.DataFrame
+    summary: pd.DataFrame
+    campaigns: pd.DataFrame | None = None
+    removal_effects: pd.DataFrame | None = None
+    transition_matrix: pd.DataFrame | None = None
+    markov: MarkovResult | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_models(models: Sequence[str] | str | None, store_mode: bool) -> list[str]:
+    if models is None:
+        return ["markov"]
+    names = [models] if isinstance(models, str) else list(models)
+    out: list[str] = []
+    for name in names:
+        for part in name.split(","):
+            part = part.strip()
+            if part == "all":
+                out.extend(m for m in MODEL_NAMES if store_mode or m not in STORE_ONLY)
+            elif part in MODEL_NAMES:
+                if not store_mode and part in STORE_ONLY:
+                    raise UsageError(
+                        f"{part} needs touch timestamps and milestones: use a workspace "
+                        "(a path file has neither)"
+                    )
+                out.append(part)
+            elif part:
+                raise UsageError(
+                    f"unknown model {part!r}; choose from: {', '.join(MODEL_NAMES)} or all"
+                )
+    return list(dict.fromkeys(out))
+
+
+def _with_sourced(ps: PathSet) -> PathSet:
+    """Add ``sourced_<measure>`` measures (the measure of marketing-sourced journeys only)."""
+    if ps.journey_sourced is None:
+        return ps
+    src = ps.journey_sourced.astype(float)
+    extra = {f"sourced_{k}": v * src for k, v in ps.measures.items()}
+    return PathSet(
+        channels=ps.channels,
+        offsets=ps.offsets,
+        touches=ps.touches,
+        measures={**ps.measures, **extra},
+        nulls=ps.nulls,
+        touch_age_days=ps.touch_age_days,
+        marks=ps.marks,
+        touch_campaign=ps.touch_campaign,
+        campaigns=ps.campaigns,
+        campaign_channel=ps.campaign_channel,
+        journey_sourced=ps.journey_sourced,
+    )
+
+
+def _money_columns(frame: pd.DataFrame, spend: pd.Series | None, key: str) -> pd.DataFrame:
+    if spend is None:
+        return frame
+    cost = frame[key].map(spend).fillna(0.0).astype(float)
+    frame["spend"] = cost
+    gain = frame["revenue"] if "revenue" in frame else frame.get("value")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if gain is not None:
+            frame["roi"] = np.where(cost > 0, (gain - cost) / cost, np.nan)
+        frame["cost_per_conversion"] = np.where(
+            frame["conversions"] > 0, cost / frame["conversions"], np.nan
+        )
+    return frame
+
+
+def attribute(
+    ps: PathSet,
+    models: Sequence[str] | str | None = None,
+    settings: AttributionSettings | None = None,
+    *,
+    spend_by_channel: pd.Series | None = None,
+    spend_by_campaign: pd.Series | None = None,
+    influenced: np.ndarray | None = None,
+    store_mode: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> AttributionResult:
+    """Credit channels with every model in ``models`` (names, "all", or comma lists)."""
+    s = settings or AttributionSettings.model_validate({})
+    names = resolve_models(models, store_mode)
+    if ps.n_channels == 0 or len(ps.touches) == 0:
+        raise UsageError("no touches to attribute (no journeys with touchpoints)")
+    if ps.conversions.sum() <= 0:
+        raise UsageError("no conversions to attribute")
+    full = _with_sourced(ps)
+    measures = list(full.measures)
+    rows: list[pd.DataFrame] = []
+    camp_rows: list[pd.DataFrame] = []
+    markov: MarkovResult | None = None
+    for model in names:
+        extra: dict[str, np.ndarray] = {}
+        if model in RULE_MODELS:
+            w = rule_weights(full, model, s)
+            path = full.path_of_touch
+            credit = {
+                k: np.bincount(full.touches, weights=w * v[path], minlength=full.n_channels)
+                for k, v in full.measures.items()
+            }
+            if full.touch_campaign is not None and full.campaigns:
+                has = full.touch_campaign >= 0
+                cc = {
+                    k: np.bincount(
+                        full.touch_campaign[has],
+                        weights=(w * v[path])[has],
+                        minlength=len(full.campaigns),
+                    )
+                    for k, v in full.measures.items()
+                }
+                cf = pd.DataFrame(
+                    {
+                        "model": model,
+                        "campaign_id": full.campaigns,
+                        "channel": full.campaign_channel or [""] * len(full.campaigns),
+                        **cc,
+                    }
+                )
+                camp_rows.append(cf)
+        elif model == "markov":
+            markov = markov_attribution(full, s.markov_order, s.markov_collapse_repeats)
+            credit = markov.credit
+            extra["removal_effect"] = markov.removal_effects
+        elif model == "shapley":
+            credit, _ = shapley_attribution(full, s.shapley_value)
+        else:  # pragma: no cover - resolve_models rejects the rest
+            raise UsageError(f"unknown model {model!r}")
+        frame = pd.DataFrame({"model": model, "channel": full.channels})
+        for k in measures:
+            frame[k] = credit[k]
+        for k, v in extra.items():
+            frame[k] = v
+        rows.append(frame)
+    credits = pd.concat(rows, ignore_index=True)
+    credits = _money_columns(credits, spend_by_channel, "channel")
+    base_cols = ["model", "channel", *[m for m in measures if not m.startswith("sourced_")]]
+    rest = [c for c in credits.columns if c not in base_cols]
+    credits = credits[base_cols + rest]
+    credits = credits.sort_values(["model", "conversions"], ascending=[True, False], kind="stable")
+    order = {m: i for i, m in enumerate(names)}
+    credits = credits.sort_values("model", key=lambda c: c.map(order), kind="stable").reset_index(
+        drop=True
+    )
+
+    comparison = credits.pivot(index="channel", columns="model", values="conversions")[names]
+    comparison = comparison.sort_values(names[0], ascending=False).reset_index()
+    comparison.columns.name = None
+
+    summary = _summary(full, influenced)
+    campaigns = None
+    if camp_rows:
+        campaigns = pd.concat(camp_rows, ignore_index=True)
+        campaigns = _money_columns(campaigns, spend_by_campaign, "campaign_id")
+        campaigns = campaigns.sort_values(
+            ["model", "conversions"], ascending=[True, False], kind="stable"
+        ).reset_index(drop=True)
+    info = {
+        "models": names,
+        "markov_order": s.markov_order,
+        "shapley_value": s.shapley_value,
+        "channels": ps.n_channels,
+        "journeys": int(ps.n_paths),
+        "conversions": float(ps.conversions.sum()),
+        **(meta or {}),
+    }
+    return AttributionResult(
+        credits=credits,
+        comparison=comparison,
+        summary=summary,
+        campaigns=campaigns,
+        removal_effects=markov.removal_frame() if markov is not None else None,
+        transition_matrix=markov.transition_matrix() if markov is not None else None,
+        markov=markov,
+        meta=info,
+    )
+
+
+def _summary(ps: PathSet, influenced: np.ndarray | None) -> pd.DataFrame:
+    has_touch = ps.lengths > 0
+    out = []
+    for k, v in ps.measures.items():
+        if k.startswith("sourced_"):
+            continue
+        row: dict[str, Any] = {"measure": k, "total": float(v[has_touch].sum())}
+        if ps.journey_sourced is not None:
+            row["marketing_sourced"] = float(v[has_touch & ps.journey_sourced].sum())
+        if influenced is not None:
+            row["marketing_influenced"] = float(v[has_touch & influenced].sum())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def attribute_paths(
+    path: Path | str,
+    models: Sequence[str] | str | None = None,
+    settings: AttributionSettings | None = None,
+    **read_options: Any,
+) -> AttributionResult:
+    """Attribution of a ChannelAttribution-style path file (see :func:`read_path_file`)."""
+    ps = read_path_file(path, **read_options)
+    return attribute(ps, models, settings, meta={"source": str(path)})
+
+
+def attribute_store(
+    store: Store,
+    contract: Contract,
+    models: Sequence[str] | str | None = None,
+    settings: AttributionSettings | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> AttributionResult:
+    """Attribution of the store's journeys to the contract's milestone (see
+    :mod:`cueva.attribution.journeys`); ``settings`` default to the contract's."""
+    from cueva.attribution.journeys import journeys_from_store
+
+    s = settings or contract.attribution
+    j: Journeys = journeys_from_store(store, contract, s, start=start, end=end)
+    meta = {
+        "milestone": s.milestone,
+        "level": s.level,
+        "lookback_days": s.lookback_days,
+        "inactivity_days": s.inactivity_days,
+        "sourced_rule": s.sourced_rule,
+        "marketing_channels": j.marketing_channels,
+        "milestones": j.milestones,
+        "milestones_without_touches": j.milestones - int(j.paths.conversions.sum()),
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+    }
+    return attribute(
+        j.paths,
+        models if models is not None else s.model,
+        s,
+        spend_by_channel=j.spend_by_channel,
+        spend_by_campaign=j.spend_by_campaign,
+        influenced=j.influenced,
+        store_mode=True,
+        meta=meta,
+    )
+
+
+__all__ = [
+    "STORE_ONLY",
+    "AttributionResult",
+    "attribute",
+    "attribute_paths",
+    "attribute_store",
+    "resolve_models",
+]
