@@ -426,3 +426,15 @@ def test_the_expressions_compile_for_other_engines(ws: Workspace, dialect: str) 
     for expr in (e, F._pair_table(q, e, "a"), F._pair_table(q, e, "b")):
         sql = str(ibis.to_sql(expr, dialect=dialect))
         assert "SELECT" in sql and "stage_events" in sql and "people" in sql
+
+
+def test_metrics_accept_filtered_entries(ws: Workspace) -> None:
+    e = stage_entries(ws.store(), ws.contract)
+    only_s2 = e.filter(e.owner_id == "s2")
+    c = stage_counts(ws.store(), ws.contract, Q1, entries=only_s2)
+    # s2 owns P3 P4 P6 (leads), P3 (mql), P3 P4 (sql), O2 O6 O7 (opportunities), no won deal
+    assert by_stage(c, "entered") == {"lead": 3, "mql": 1, "sql": 2, "opportunity": 3, "won": 0}
+    co = conversion_by_cohort(ws.store(), ws.contract, Q1, entries=only_s2)
+    # lead->mql: P3 of P3 P4 P6; mql->sql: P3; sql->opportunity: P3 (O2), P4 (O6); none won
+    assert list(co["cohort"]) == [3, 1, 2, 3]
+    assert list(co["reached"]) == [1, 1, 2, 0]

@@ -23,6 +23,10 @@ Common arguments of the metric functions:
 ``grain``
     ``week``, ``month`` or ``quarter`` (fiscal, from the contract): the result gets a
     ``period`` column with the bucket's label (``2026-W18``, ``2026-05``, ``2026-Q2``).
+``entries`` (keyword, stage metrics only)
+    stage entries to use instead of computing them: the table :func:`stage_entries`
+    returns, possibly filtered (e.g. to one opportunity type). Rows must stay unique per
+    (stage, entity), as they are there.
 """
 
 from __future__ import annotations
@@ -381,16 +385,6 @@ class _Query:
     @property
     def fys(self) -> int:
         return self.contract.fiscal_year_start
-
-    @property
-    def keys(self) -> list[str]:
-        """Group columns of the result, in order (the segment, then the period bucket)."""
-        out = []
-        if self.by is not None:
-            out.append(self.by)
-        if self.grain is not None:
-            out.append("period")
-        return out
 
     def in_period(self, value: ir.Value) -> ir.BooleanValue:
         if value.type().is_date():
