@@ -237,8 +237,9 @@ def attribute_paths(
     **read_options: Any,
 ) -> AttributionResult:
     """Attribution of a ChannelAttribution-style path file (see :func:`read_path_file`)."""
+    names = resolve_models(models, store_mode=False)  # bad model names fail before reading
     ps = read_path_file(path, **read_options)
-    return attribute(ps, models, settings, meta={"source": str(path)})
+    return attribute(ps, names, settings, meta={"source": str(path)})
 
 
 def attribute_store(
