@@ -16,13 +16,21 @@ import pypdf
 import pytest
 
 from cueva.actions import add_action, contract_teams
+from cueva.attribution import attribute_store
 from cueva.cli import main
 from cueva.demo import create_demo
 from cueva.gap.run import gap_report, load_plan, make_plan, plan_counts, save_plan
 from cueva.i18n import Formatter, read_catalog
 from cueva.metrics.funnel import funnel_report
 from cueva.periods import quarter
-from cueva.report import SECTIONS, PackData, collect_pack, render_html, render_pdf
+from cueva.report import (
+    SECTIONS,
+    PackData,
+    collect_pack,
+    render_html,
+    render_pdf,
+    summary_paragraph,
+)
 from cueva.report._data import NOT_COMPUTED
 from cueva.sla import scorecard
 from cueva.workspace import Workspace
@@ -178,6 +186,9 @@ def reference(demo: Path) -> Iterator[dict[str, object]]:
         store, contract = ws.store(), ws.contract
         yield {
             "scorecard": scorecard(store, contract, quarter(2026, 2)),
+            "attribution": attribute_store(
+                store, contract, start=quarter(2026, 2).start_dt, end=quarter(2026, 2).end_dt
+            ),
             "funnel": funnel_report(store, contract, quarter(2026, 2)),
             "funnel_vs": funnel_report(store, contract, quarter(2026, 1)),
             "gap": {
@@ -252,9 +263,10 @@ def test_scorecard_is_the_sla_results_breaches_first(
         assert row[5].endswith(status_words.get(r["status"], r["status"]))
     summary = text_of(parse(packs[lang][1]), "summary")
     missed = int((ref["status"] == "missed").sum())
+    es_verb = "incumplió" if missed == 1 else "incumplieron"
     assert {
-        "en": f"{missed} of {len(ref)} service levels were missed",
-        "es": f"Se incumplieron {missed} de {len(ref)}",
+        "en": f"{missed} of {len(ref)} service levels {'was' if missed == 1 else 'were'} missed",
+        "es": f"Se {es_verb} {missed} de {len(ref)} niveles de servicio",
     }[lang] in summary
 
 
@@ -281,6 +293,31 @@ def test_gap_and_summary_are_the_gap_results(
     # the segment breakdown adds up per segment, as the gap analysis says
     seg_rows = [r for r in p.sections["gap"].rows if len(r) > 5]
     assert len(seg_rows) > 2  # header and channels
+
+
+@LANGS
+def test_attribution_is_the_attribution_result(
+    packs: dict[str, tuple[PackData, str]], reference: dict, lang: str
+) -> None:
+    fmt = Formatter(lang, "EUR")
+    result = reference["attribution"]
+    model = result.meta["models"][0]
+    credits = result.credits[result.credits["model"] == model]
+    sec = parse(packs[lang][1]).sections["attribution"]
+    rows = [r for r in sec.rows if len(r) == 6][1:]
+    assert [r[0] for r in rows] == list(credits["channel"])
+    for row, (_i, c) in zip(rows, credits.iterrows(), strict=True):
+        assert row[1] == N(fmt.money(c["pipeline"]))
+        assert row[2] == N(fmt.money(c["revenue"]))
+        assert row[3] == N(fmt.money(c["gross_margin"]))
+        assert row[4] == N(fmt.money(c["spend"]))
+        assert row[5] == N(fmt.percent(c["roi"], 0))
+    pipeline = result.summary.set_index("measure").loc["pipeline"]
+    shares = [r for r in sec.rows if len(r) == 3][1:]
+    assert shares[0][1] == N(fmt.money(pipeline["marketing_sourced"]))
+    assert shares[0][2] == N(fmt.percent(pipeline["marketing_sourced"] / pipeline["total"]))
+    assert shares[1][1] == N(fmt.money(pipeline["marketing_influenced"]))
+    assert model in text_of(parse(packs[lang][1]), "attribution")
 
 
 def test_spanish_pack_has_no_untranslated_message_ids(
@@ -651,3 +688,19 @@ def test_pdf_printing_fetches_nothing() -> None:
         server.shutdown()
         server.server_close()
     assert hits == []
+
+
+def test_summary_of_an_empty_quarter_names_no_reasons() -> None:
+    data = hostile_pack()
+    data.company = "Empty Co"
+    data.gap = data.gap.assign(contribution=[0.0])  # type: ignore[union-attr]
+    data.revenue_base = data.revenue_actual = 0.0
+    data.deals = pd.DataFrame({"won": [0], "win_rate": [float("nan")], "won_amount": [0.0]})
+    data.scorecard = data.scorecard.assign(status=["no data"])  # type: ignore[union-attr]
+    text = N(summary_paragraph(data, "es"))
+    assert "causa" not in text  # no factor moved anything
+    assert "No se cerró ninguna operación." in text
+    assert "Se incumplieron 0 de 1 niveles de servicio." in text
+    assert (
+        "Los ingresos de nuevo negocio de 2026-Q2 fueron 0 €, en línea con el plan (0 €)." in text
+    )

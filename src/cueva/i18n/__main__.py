@@ -56,7 +56,9 @@ def problems() -> list[str]:
             m = have.get(mid)
             if m is None:
                 out.append(f"{lang}: message id not in catalog: {mid!r}")
-            elif not m.string or m.fuzzy:
+            elif m.fuzzy or not (
+                all(m.string) if isinstance(m.string, (tuple, list)) else m.string
+            ):
                 out.append(f"{lang}: no reviewed translation for: {mid!r}")
         for mid in sorted(set(have) - wanted, key=str):
             out.append(f"{lang}: obsolete message id: {mid!r}")

@@ -283,7 +283,47 @@ def _factor_unit(key: str) -> str:
 
 
 def _attribution(data: PackData, ws: Workspace, compare: Period) -> None:
-    raise ImportError(name="cueva.attribution.report")
+    """cueva.attribution.attribute_store under the contract's model and settings, for the
+    milestones reached in the period: credit per channel next to spend and ROI, and the
+    marketing-sourced and influenced shares of pipeline."""
+    from cueva.attribution import attribute_store
+
+    contract = ws.contract
+    p = data.period
+    result = attribute_store(ws.store(), contract, start=p.start_dt, end=p.end_dt)
+    model = str(result.meta["models"][0])
+    credits = result.credits[result.credits["model"] == model]
+    cols = {"gross_margin": "margin"}
+    frame = credits.rename(columns=cols)
+    keep = [c for c in ATTRIBUTION_COLUMNS if c in frame.columns]
+    data.attribution = frame[keep].reset_index(drop=True)
+    data.attribution_model = model
+    data.attribution_milestone = str(result.meta.get("milestone") or "")
+    data.sourced_rule = str(result.meta.get("sourced_rule") or "") or None
+    summary = result.summary.set_index("measure")
+    if "pipeline" in summary.index:
+        row = summary.loc["pipeline"]
+        total = float(row["total"])
+        kinds = [
+            (kind, float(row[col]))
+            for kind, col in (
+                ("sourced", "marketing_sourced"),
+                ("influenced", "marketing_influenced"),
+            )
+            if col in row.index
+        ]
+        data.sourced = pd.DataFrame(
+            {
+                "kind": [k for k, _v in kinds],
+                "pipeline": [v for _k, v in kinds],
+                "share": [v / total if total else float("nan") for _k, v in kinds],
+            }
+        )
+    data.metrics_shown.extend(["pipeline", "revenue", "spend"])
+
+
+#: Columns of PackData.attribution, in order (those the attribution result has).
+ATTRIBUTION_COLUMNS = ("channel", "conversions", "pipeline", "revenue", "margin", "spend", "roi")
 
 
 _SECTIONS_FROM_PARTS = (("scorecard", _scorecard), ("gap", _gap), ("attribution", _attribution))

@@ -75,11 +75,14 @@ class PackData:
     gap_segment_by: str | None = None
     #: the segment column asked for the breakdown (e.g. channel)
     segment_by: str | None = None
-    #: attribution per channel: channel, conversions, pipeline, revenue, margin, spend, roi
+    #: attribution per channel (cueva.attribution.attribute_store, the contract's model):
+    #: channel, conversions, pipeline, revenue, margin, spend, roi ((revenue - spend) / spend)
     attribution: pd.DataFrame | None = None
     #: marketing-sourced vs influenced pipeline: kind (sourced, influenced), pipeline, share
     sourced: pd.DataFrame | None = None
     attribution_model: str | None = None
+    #: the milestone credited (lead, mql, sql, opportunity, won), from the contract
+    attribution_milestone: str | None = None
     sourced_rule: str | None = None
     #: glossary excerpt: name, definition, unit, owner, source (contract, registry)
     glossary: pd.DataFrame | None = None

@@ -146,6 +146,7 @@ def _top_factors(data: PackData, n: int = 2) -> pd.DataFrame:
     g = data.gap
     if g is None or g.empty:
         return pd.DataFrame(columns=["factor", "owner", "contribution"])
+    g = g[g["contribution"].abs() >= 0.5]  # a factor that moved nothing is no reason
     order = g["contribution"].abs().sort_values(ascending=False).index
     return g.loc[order].head(n)
 
@@ -237,15 +238,23 @@ def summary_paragraph(data: PackData, lang: str) -> str:
         parts.append(_("%(n)s entered the funnel as %(stage)s.") % args2)
     if data.deals is not None and not data.deals.empty:
         d = data.deals.iloc[0]
-        parts.append(
-            _("%(won)s deals were won at a win rate of %(rate)s.")
-            % {"won": fmt.number(_f(d["won"])), "rate": fmt.percent(_f(d["win_rate"]))}
-        )
+        if _f(d["win_rate"]) is None:
+            parts.append(_("No deal was closed."))
+        else:
+            parts.append(
+                _("%(won)s deals were won at a win rate of %(rate)s.")
+                % {"won": fmt.number(_f(d["won"])), "rate": fmt.percent(_f(d["win_rate"]))}
+            )
     if data.scorecard is not None and not data.scorecard.empty:
         missed = int((data.scorecard["status"] == "missed").sum())
         total = len(data.scorecard)
+        ngettext = translations(lang).ngettext
         parts.append(
-            _("%(missed)s of %(total)s service levels were missed.")
+            ngettext(
+                "%(missed)s of %(total)s service levels was missed.",
+                "%(missed)s of %(total)s service levels were missed.",
+                missed,
+            )
             % {"missed": fmt.number(missed), "total": fmt.number(total)}
         )
     return " ".join(parts)
@@ -545,6 +554,7 @@ def _attribution_section(c: _Ctx) -> dict[str, Any]:
         "rows": rows,
         "chart": charts.to_svg(chart, c.fmt.lang) if chart_rows else None,
         "model": d.attribution_model,
+        "milestone": d.attribution_milestone or "",
         "rule": d.sourced_rule,
         "sourced": sourced,
     }
