@@ -81,11 +81,19 @@ def test_business_days_count_from_the_day_the_clock_starts() -> None:
     assert business_days(starts, ends, CAL, MADRID).tolist() == [0, 1, 1, 1]
 
 
-def test_twenty_four_seven_calendar_is_wall_clock_time() -> None:
-    always = BusinessCalendar.model_validate(
-        {"working_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-24:00"}
-    )
-    assert bh("2026-05-04 10:00", "2026-05-06 12:30", always) == pytest.approx(50.5)
+ALWAYS = BusinessCalendar.model_validate(
+    {"working_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-24:00"}
+)
+
+
+def test_twenty_four_seven_calendar_counts_real_hours_across_dst() -> None:
+    assert bh("2026-05-04 10:00", "2026-05-06 12:30", ALWAYS) == pytest.approx(50.5)
+    # Saturday noon to Monday noon: 47 h in spring (02:00-03:00 does not exist), 49 in autumn
+    assert bh("2026-03-28 12:00", "2026-03-30 12:00", ALWAYS) == pytest.approx(47.0)
+    assert bh("2026-10-24 12:00", "2026-10-26 12:00", ALWAYS) == pytest.approx(49.0)
+    assert bh("2026-03-29 01:00", "2026-03-29 04:00", ALWAYS) == pytest.approx(2.0)
+    # 02:30 in the repeated autumn hour is read as its first occurrence (summer time)
+    assert bh("2026-10-25 02:30", "2026-10-25 03:30", ALWAYS) == pytest.approx(2.0)
 
 
 # --------------------------------------------------------------------------- properties
@@ -165,3 +173,35 @@ def test_vectorised_equals_one_at_a_time(a: datetime, b: datetime) -> None:
     many = business_hours([a, b, a], [b, a, a], CAL, MADRID)
     one = [bh(str(x), str(y)) for x, y in ((a, b), (b, a), (a, a))]
     assert many.tolist() == pytest.approx(one)
+
+
+instants = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 6, 30)).map(
+    lambda d: d.replace(second=0, microsecond=0)
+)
+
+
+def _madrid_wall(utc: list[datetime]) -> tuple[np.ndarray, np.ndarray]:
+    """UTC instants as Madrid wall-clock times, and the instants those wall times mean
+    (the repeated autumn hour read as its first occurrence, as the store does)."""
+    import pandas as pd
+
+    wall = pd.DatetimeIndex(utc).tz_localize("UTC").tz_convert(MADRID).tz_localize(None)
+    meant = wall.tz_localize(MADRID, ambiguous=np.ones(len(wall), dtype=bool)).tz_convert("UTC")
+    return wall.to_numpy(), meant.tz_localize(None).to_numpy()
+
+
+@settings(max_examples=100, deadline=None)
+@given(cal=calendars, times=st.lists(instants, min_size=3, max_size=3))
+def test_across_dst_never_exceeds_real_time_and_is_additive(
+    cal: BusinessCalendar, times: list[datetime]
+) -> None:
+    wall, meant = _madrid_wall(sorted(times))
+    order = np.argsort(meant, kind="stable")
+    wall, meant = wall[order], meant[order]
+    cal = cal.model_copy(update={"timezone": MADRID})
+    ab, bc, ac = business_hours(wall[[0, 1, 0]], wall[[1, 2, 2]], cal, MADRID)
+    real = (meant[2] - meant[0]) / np.timedelta64(1, "h")
+    assert 0 <= ac <= real + 1e-9
+    assert ac == pytest.approx(ab + bc, abs=1e-9)
+    always = business_hours(wall[[0]], wall[[2]], ALWAYS, MADRID)[0]
+    assert always == pytest.approx(real, abs=1e-9)  # open all the time: real elapsed time

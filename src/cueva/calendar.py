@@ -14,17 +14,18 @@ so the business time between two instants is a difference of two values::
 which makes arrivals at night, on a weekend or on a holiday start at the next opening, makes
 contacts before the start count as zero, and is additive over split intervals by construction.
 
-Times are counted on the team's wall clock: stored timestamps (naive, in the contract's
-timezone) are converted to the team's timezone first, so a DST change or a team in another
-timezone shifts the clock correctly. A working day from 09:00 to 18:00 is 9 business hours
-on any day, including DST-change days (the change happens at night). If opening hours
-contain the change itself (e.g. 00:00-24:00), that day still counts its nominal hours.
+Stored timestamps (naive, in the contract's timezone) are converted to the team's timezone
+first, so a DST change or a team in another timezone shifts the clock correctly. A working
+day from 09:00 to 18:00 is 9 business hours on any day, including DST-change days (the change
+happens at night). When opening hours contain the change itself (e.g. 00:00-24:00), the
+skipped or repeated wall-clock time is taken out or added back, so business time is real
+elapsed time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -57,6 +58,10 @@ class BusinessClock:
     holidays: np.ndarray  # datetime64[D], sorted
     open_s: int
     close_s: int
+    #: Wall-clock times (datetime64[s]) from which a DST change inside opening hours applies,
+    #: and the business seconds to add from then on (-3600 in spring, +3600 in autumn).
+    dst_at: np.ndarray = field(default_factory=lambda: np.array([], "datetime64[s]"))
+    dst_shift: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
 
     @classmethod
     def build(
@@ -71,14 +76,10 @@ class BusinessClock:
             )
         weekmask = "".join("1" if d in calendar.working_days else "0" for d in WEEKDAYS)
         o, c = calendar.open_minutes
-        return cls(
-            calendar,
-            calendar.timezone or default_tz,
-            weekmask,
-            np.array(sorted(days), dtype="datetime64[D]"),
-            o * 60,
-            c * 60,
-        )
+        tz = calendar.timezone or default_tz
+        holidays = np.array(sorted(days), dtype="datetime64[D]")
+        at, shift = _dst_in_opening(tz, first_year, last_year, o * 60, c * 60, weekmask, holidays)
+        return cls(calendar, tz, weekmask, holidays, o * 60, c * 60, at, shift)
 
     @property
     def day_seconds(self) -> int:
@@ -102,6 +103,9 @@ class BusinessClock:
         open_today = np.is_busday(day, weekmask=self.weekmask, holidays=self.holidays)
         partial = np.clip(tod - self.open_s, 0, self.day_seconds) * open_today
         out = before.astype(np.int64) * self.day_seconds + partial
+        if len(self.dst_at):  # real seconds, not wall-clock ones, across a DST change
+            done = np.searchsorted(self.dst_at, t, side="right")
+            out = out + np.concatenate([[0], np.cumsum(self.dst_shift)])[done]
         return np.where(nat, -1, out)
 
     def seconds_between(self, start_local: np.ndarray, end_local: np.ndarray) -> np.ndarray:
@@ -134,6 +138,63 @@ class BusinessClock:
         out = np.maximum(n, 0).astype(np.float64)
         out[bad] = np.nan
         return out
+
+
+def _dst_in_opening(
+    tz: str,
+    first_year: int,
+    last_year: int,
+    open_s: int,
+    close_s: int,
+    weekmask: str,
+    holidays: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """DST changes of ``tz`` that fall inside opening hours of a business day.
+
+    At a change the wall clock skips (spring) or repeats (autumn) an interval ``[lo, hi)``;
+    the part of it inside the opening is counted once too many or too few by wall-clock
+    arithmetic. Returns the wall times ``hi`` from which the fix applies and the seconds to
+    add: minus the skipped open seconds, plus the repeated ones. Most calendars (09:00-18:00)
+    have none. A small loop over the few change days, not over data."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    days = pd.date_range(f"{first_year}-01-01", f"{last_year + 1}-01-01", freq="D")
+    local = pd.DatetimeIndex(days).tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    offset = (days - local.tz_convert("UTC").tz_localize(None)).to_numpy()  # NaT if unclear
+    same = offset[:-1] == offset[1:]
+    changes = np.flatnonzero(~same)  # days whose next midnight has another offset
+    utc = ZoneInfo("UTC")
+    found: dict[datetime, int] = {}
+    for i in changes:  # change days: a handful per year
+        day = days[int(i)].to_pydatetime().replace(tzinfo=None)
+        start = datetime(day.year, day.month, day.day, 12, tzinfo=zone).astimezone(utc)
+        start -= timedelta(days=1)  # from the day before's noon, 72 h in 15-minute steps
+        for minute in range(0, 72 * 60, 15):
+            a = (start + timedelta(minutes=minute)).astimezone(zone)
+            b = (start + timedelta(minutes=minute + 15)).astimezone(zone)
+            delta = int(
+                ((b.utcoffset() or timedelta()) - (a.utcoffset() or timedelta())).total_seconds()
+            )
+            if delta == 0:
+                continue
+            after = b.replace(tzinfo=None)  # the wall clock right after the change
+            before = after - timedelta(seconds=delta)  # ... and what it read right before
+            lo_wall, hi_wall = min(before, after), max(before, after)
+            day0 = datetime(lo_wall.year, lo_wall.month, lo_wall.day)
+            if not np.is_busday(
+                np.datetime64(day0.date(), "D"), weekmask=weekmask, holidays=holidays
+            ):
+                continue
+            lo_s = (lo_wall - day0).total_seconds()
+            hi_s = (hi_wall - day0).total_seconds()
+            inside = int(max(0.0, min(hi_s, close_s) - max(lo_s, open_s)))
+            if inside:
+                found[hi_wall.replace(microsecond=0)] = -inside if delta > 0 else inside
+    at = list(found)
+    shift = list(found.values())
+    order = np.argsort(np.array(at, dtype="datetime64[s]"))
+    return np.array(at, dtype="datetime64[s]")[order], np.array(shift, dtype=np.int64)[order]
 
 
 def to_local(values: Any, source_tz: str, target_tz: str) -> np.ndarray:
