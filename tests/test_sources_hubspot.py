@@ -150,7 +150,7 @@ def test_custom_deal_stage_fails_until_mapped(tmp_path: Path, workspace: Workspa
     deals = api("deals")
     deals.loc[[4, 6], "dealstage"] = "98765432"
     deals.to_csv(export / "deals.csv", index=False)
-    with pytest.raises(SourceMappingError, match=r"deals\.csv row 6, column Deal Stage '98765432'"):
+    with pytest.raises(SourceMappingError, match=r"deals\.csv row 6, column dealstage '98765432'"):
         import_hubspot(workspace.store(), export, workspace.contract)
     assert workspace.store().row_count("opportunities") == 0
     summary = import_hubspot(

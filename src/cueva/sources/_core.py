@@ -197,15 +197,26 @@ class ValueMap:
 def apply_map(
     eng: Engine, t: ir.Table, vmap: ValueMap, column: str, name: str
 ) -> tuple[ir.Table, ir.StringValue, ir.BooleanValue]:
-    """Map ``t[column]`` once (materialised): (table, mapped value, unmapped flag)."""
+    """Map ``t[column]`` by a hash join with the (small) map table, evaluated once:
+    (table with the join's columns, mapped value, unmapped flag)."""
     v = t[column]
     if not vmap.mapping:
         return t, ibis.null("string"), v.notnull()
-    table = {k: ("" if x is None else x) for k, x in vmap.mapping.items()}
-    got = v.strip().lower().substitute(table, else_=_UNMAPPED)
-    t = eng.materialize(t.mutate(**{f"__got_{name}": got}), "map")
-    g = t[f"__got_{name}"]
-    return t, g.nullif(_UNMAPPED).nullif(""), t[column].notnull() & (g == _UNMAPPED)
+    keys = list(vmap.mapping)
+    m = ibis.memtable(
+        {
+            f"__k_{name}": keys,
+            f"__v_{name}": ["" if vmap.mapping[k] is None else vmap.mapping[k] for k in keys],
+        },
+        schema={f"__k_{name}": "string", f"__v_{name}": "string"},
+    )
+    j = t.left_join(m, v.strip().lower() == m[f"__k_{name}"])
+    j = j.select(*[j[c] for c in t.columns], j[f"__k_{name}"], j[f"__v_{name}"])
+    return (
+        j,
+        j[f"__v_{name}"].nullif(""),
+        j[column].notnull() & j[f"__k_{name}"].isnull(),
+    )
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,22 @@ COMPANY_IDS = (
 )
 CONTACT_IDS = ("Associated Contact IDs", "Associated Contact ID", "contact_id")
 MERGED = ("Merged Record IDs", "hs_merged_object_ids", "calculated_merged_vids")
+SOURCE = (
+    "Original Source",
+    "hs_analytics_source",
+    "property_hs_analytics_source",
+    "Fuente original",
+    "Fonte original",
+)
+LIFECYCLE = (
+    "Lifecycle Stage",
+    "lifecyclestage",
+    "property_lifecyclestage",
+    "lifecycle_stage",
+    "Etapa del ciclo de vida",
+)
+DEAL_STAGE = ("Deal Stage", "dealstage", "deal_pipeline_stage_id", "Etapa del negocio")
+DEAL_TYPE = ("Deal Type", "dealtype", "deal_type")
 KIND_IDS = {
     "contacts": ("contact_id", "Contact ID", "vid"),
     "companies": ("company_id", "Company ID"),
@@ -128,6 +144,11 @@ def build_hubspot(
             rates = read_rates(build, rates_file)
     build.raws.extend(raw.values())
     home = build.contract.currency
+
+    def hdr(kind: str, *spellings: str) -> str:
+        """The file's own spelling of a column, for error messages."""
+        found = raw[kind].name(*spellings) if kind in raw else None
+        return found or spellings[0]
 
     def alive(r: Raw) -> ir.BooleanValue:
         return ~ibis.coalesce(
@@ -335,10 +356,20 @@ def build_hubspot(
                 __file=p["__file"],
                 __row=p["__row"],
                 **flag(
-                    Check(p.created.isnull(), "Create Date", p.created_raw, "not a timestamp"),
-                    Check(src_unmapped, "Original Source", p.source, "source with no channel"),
                     Check(
-                        life_unmapped, "Lifecycle Stage", p.lifecycle, "lifecycle stage not mapped"
+                        p.created.isnull(),
+                        hdr("contacts", *CREATED),
+                        p.created_raw,
+                        "not a timestamp",
+                    ),
+                    Check(
+                        src_unmapped, hdr("contacts", *SOURCE), p.source, "source with no channel"
+                    ),
+                    Check(
+                        life_unmapped,
+                        hdr("contacts", *LIFECYCLE),
+                        p.lifecycle,
+                        "lifecycle stage not mapped",
                     ),
                     *acct_checks,
                 ),
@@ -459,9 +490,13 @@ def build_hubspot(
                 __file=d["__file"],
                 __row=d["__row"],
                 **flag(
-                    Check(d.created.isnull(), "Create Date", d.created_raw, "not a timestamp"),
-                    Check(stage_unmapped, "Deal Stage", d.stage, "deal stage not mapped"),
-                    Check(type_unmapped, "Deal Type", d.type, "deal type not mapped"),
+                    Check(
+                        d.created.isnull(), hdr("deals", *CREATED), d.created_raw, "not a timestamp"
+                    ),
+                    Check(
+                        stage_unmapped, hdr("deals", *DEAL_STAGE), d.stage, "deal stage not mapped"
+                    ),
+                    Check(type_unmapped, hdr("deals", *DEAL_TYPE), d.type, "deal type not mapped"),
                     Check(
                         d.amount_raw.notnull() & d.amount.isnull(),
                         "Amount",

@@ -759,7 +759,6 @@ def build_salesforce(
             )
         else:
             m = m.mutate(cid=ibis.null("string"), cchannel=ibis.null("string"))
-        m = eng.materialize(m, "members")
         build.add(
             "touchpoints",
             m.select(
