@@ -107,7 +107,9 @@ def test_bad_stage_and_header_are_located(tmp_path: Path, workspace: Workspace) 
     m = yaml.safe_load((folder / "mapping.yaml").read_text(encoding="utf-8"))
     m["tables"]["people"]["columns"]["email"] = "Corréo"
     (folder / "bad_col.yaml").write_text(yaml.safe_dump(m, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(ValueError, match=r"no column 'Corréo' in leads\.csv; did you mean 'Correo'"):
+    with pytest.raises(
+        ValueError, match=r"no column 'Corréo' in leads\.csv; did you mean 'Correo'"
+    ):
         import_mapping(workspace.store(), folder / "bad_col.yaml", workspace.contract)
 
 
