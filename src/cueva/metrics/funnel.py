@@ -392,13 +392,17 @@ class _Query:
         return (value >= self.period.start_dt) & (value < self.period.end_dt)
 
     def group(self, t: ir.Table, time: ir.Value) -> tuple[ir.Table, list[str]]:
-        """``t`` with ``_seg`` (when segmented) and ``_bucket`` (when a grain) columns added."""
+        """``t`` with ``_seg`` (when segmented) and ``_bucket`` (when a grain) columns added.
+
+        A ``_bucket`` column already in ``t`` (precomputed for the entries by
+        :func:`_pairable`) is used as it is: it must be the bucket of ``time``."""
         cols: list[str] = []
         extra: dict[str, Any] = {}
         if self.by is not None:
             cols.append("_seg")
         if self.grain is not None:
-            extra["_bucket"] = truncate_expr(time, self.grain, self.fys)
+            if "_bucket" not in t.columns:
+                extra["_bucket"] = truncate_expr(time, self.grain, self.fys)
             cols.append("_bucket")
         return (t.mutate(**extra) if extra else t), cols
 
@@ -886,8 +890,14 @@ def _pairable(q: _Query, entries: ir.Table | None) -> Iterator[ir.Table]:
         yield _entries(q, entries)
         return
     e = _entries(q, None)
-    needed = ["entity_id", "person_id", "stage_order", "entered_at"]
-    with materialized(q.store, e.select(*needed, *(["_seg"] if q.by else []))) as table:
+    cols: dict[str, Any] = {c: e[c] for c in ("entity_id", "person_id", "stage_order")}
+    cols["entered_at"] = e.entered_at
+    if q.by is not None:
+        cols["_seg"] = e._seg
+    if q.grain is not None:
+        # each metric buckets an entry by its own entry time: truncate once, here
+        cols["_bucket"] = truncate_expr(e.entered_at, q.grain, q.fys)
+    with materialized(q.store, e.select(**cols)) as table:
         yield table
 
 
