@@ -35,7 +35,8 @@ P6,,2026-03-01 00:00:00,seo,s2,,
 P7,a1,2025-12-20 00:00:00,ads,s1,,
 """
 
-# P1 re-enters mql on 2026-02-01: only the first entry counts.
+# P1 re-enters mql on 2026-02-01: only the first entry counts. The 'demo' events of
+# opportunities are used only by a contract with a 'demo' stage (test_funnel.py).
 STAGE_EVENTS = """entity_type,entity_id,stage,entered_at
 person,P1,mql,2026-01-07 10:00:00
 person,P1,sql,2026-01-09 10:00:00
@@ -49,6 +50,9 @@ person,P5,sql,2026-02-21 00:00:00
 person,P6,lead,2026-02-25 00:00:00
 person,P7,mql,2026-01-02 00:00:00
 person,P7,sql,2026-01-03 00:00:00
+opportunity,O1,demo,2026-01-20 10:00:00
+opportunity,O2,demo,2026-02-12 00:00:00
+opportunity,O6,demo,2026-02-25 00:00:00
 """
 
 # O4 has no person; O5 was created before Q1 and won in it; O6 is open past its expected

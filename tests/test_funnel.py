@@ -438,3 +438,27 @@ def test_metrics_accept_filtered_entries(ws: Workspace) -> None:
     # lead->mql: P3 of P3 P4 P6; mql->sql: P3; sql->opportunity: P3 (O2), P4 (O6); none won
     assert list(co["cohort"]) == [3, 1, 2, 3]
     assert list(co["reached"]) == [1, 1, 2, 0]
+
+
+def test_an_opportunity_stage_entered_by_events(ws: Workspace) -> None:
+    # a 'demo' stage between opportunity and won, entered by opportunity stage events, only
+    # for closed deals: O1 (Jan 20 10:00) and O2 (Feb 12); O6's demo does not count (open)
+    contract = _contract_with(
+        ws,
+        "    - name: won\n",
+        "    - name: demo\n      owner: sales\n"
+        "      entry: {events: [demo], entity: opportunity, where: is_closed}\n"
+        "    - name: won\n",
+    )
+    store = ws.store()
+    e = stage_entries(store, contract, ["demo"]).execute()  # type: ignore[arg-type]
+    assert sorted(e["entity_id"]) == ["O1", "O2"]
+    assert set(e["person_id"]) == {"P1", "P3"} and set(e["amount"]) == {1000.0, 3000.0}
+    c = conversion_by_cohort(store, contract, Q1)  # type: ignore[arg-type]
+    # opportunity -> demo: of O1 O2 O3 O4 O6 O7, O1 and O2; demo -> won: of O1 O2, O1
+    assert list(c["from_stage"]) == ["lead", "mql", "sql", "opportunity", "demo"]
+    assert list(c["cohort"][3:]) == [6, 2] and list(c["reached"][3:]) == [2, 1]
+    t = stage_times(store, contract, Q1)  # type: ignore[arg-type]
+    # opportunity -> demo: O1 4d22h, O2 2d; demo -> won: O1 Jan 20 10:00 -> Feb 14 = 24d14h
+    assert list(t["pairs"][3:]) == [2, 1]
+    assert list(t["median_days"][3:]) == pytest.approx([(4 + 22 / 24 + 2) / 2, 24 + 14 / 24])
