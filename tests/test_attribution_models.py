@@ -377,9 +377,10 @@ def _file(tmp_path: Path, body: str) -> Path:
         ("a > b;1;1;0\n;1;2;0\n", "row 3, column path '': empty path"),
         ("a > b;1;1;0\n > > ;1;2;0\n", "row 3, column path ' > > ': empty channel name"),
         ("a >> b;1;1;0\n", "row 2, column path 'a >> b': empty channel name"),
-        ("a;1;1;0\nb;-1;2;0\n", "row 3, column total_conversions 'b': negative"),
-        ("a;1;1;0\nb;1;2;-4\n", "row 3, column total_null 'b': negative"),
-        ("a;1;x;0\n", "row 2, column total_conversion_value 'a': not a number"),
+        ("a;1;1;0\nb;-1;2;0\n", "row 3, column total_conversions: negative"),
+        ("a;1;1;0\nb;1;2;-4\n", "row 3, column total_null: negative"),
+        ("a;1;x;0\n", "row 2, column total_conversion_value: not a number"),
+        ("a;1;1;0\nb;1;;0\n", "row 3, column total_conversion_value: not a number"),
     ],
 )
 def test_malformed_path_files(tmp_path: Path, body: str, message: str) -> None:
@@ -412,9 +413,12 @@ def test_unknown_channel_names(tmp_path: Path) -> None:
 
 def test_path_file_groups_repeated_paths_and_optional_columns(tmp_path: Path) -> None:
     p = tmp_path / "p.csv"
-    p.write_text("path;total_conversions\nb > a;1.5\nc;2\n b>a ;0.5\n")
+    p.write_text("path;total_conversions\nb > a;1.5\nc;2\n b>a ;0.5\nb > a;1\n")
     ps = read_path_file(p)
-    assert ps.path_strings() == ["b > a", "c"]
-    np.testing.assert_allclose(ps.conversions, [2.0, 2.0])
-    np.testing.assert_allclose(ps.nulls, [0.0, 0.0])
+    # rows spelled the same are summed; other spacing stays a row of its own, same channels
+    assert ps.path_strings() == ["b > a", "c", "b > a"]
+    np.testing.assert_allclose(ps.conversions, [2.5, 2.0, 0.5])
+    np.testing.assert_allclose(ps.nulls, [0.0, 0.0, 0.0])
     assert "value" not in ps.measures
+    lin = by_name(ps, heuristic_credit(ps, "linear")["conversions"])
+    assert lin.to_dict() == {"b": 1.5, "a": 1.5, "c": 2.0}

@@ -8,9 +8,8 @@ order, ``channels[code]`` their names. Per journey it keeps the credited measure
 in days before the milestone (for time decay), milestone marks (for W-shaped / full path) and
 the campaign.
 
-The path file is read by pyarrow (row order kept for error messages) and checked, grouped
-and split in the engine (Ibis over an in-memory DuckDB); only the grouped paths come into
-numpy.
+The path file is read, checked, grouped by path and split by pyarrow's vectorised engine
+(row order kept for error messages); only the grouped paths come into numpy.
 """
 
 from __future__ import annotations
@@ -129,24 +128,6 @@ def from_lists(
     )
 
 
-def _pathset_from_lists(
-    parts: pa.ChunkedArray | pa.Array,
-    measures: dict[str, np.ndarray],
-    nulls: np.ndarray,
-) -> PathSet:
-    """Flatten a list<string> column into codes (dictionary encoding in first-seen order)."""
-    arr = parts.combine_chunks() if isinstance(parts, pa.ChunkedArray) else parts
-    offsets = np.asarray(arr.offsets, dtype=np.int64)
-    offsets = offsets - offsets[0]
-    flat = arr.flatten()
-    enc = pc.dictionary_encode(flat)
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks()
-    touches = np.asarray(enc.indices, dtype=np.int32)
-    channels = [str(x) for x in enc.dictionary.to_pylist()]
-    return PathSet(channels, offsets, touches, measures, nulls)
-
-
 def read_path_file(
     path: Path | str,
     *,
@@ -240,6 +221,38 @@ def paths_from_frame(
     )
 
 
+_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
+
+
+def _first_rows(mask: np.ndarray, rows: np.ndarray, k: int = 3) -> list[int]:
+    return sorted(int(r) for r in rows[np.flatnonzero(mask)])[:k]
+
+
+def _numeric(
+    col: pa.ChunkedArray, name: str, shown: str, rows: np.ndarray, problems: list[str]
+) -> np.ndarray:
+    """A numeric column as float64; located problems (not a number, negative, not finite)."""
+    typ = col.type
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_null(typ):
+        vals = col.cast(pa.float64())
+        bad = np.asarray(pc.is_null(vals).to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        text = col.cast(pa.string())
+        ok = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
+        bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
+        vals = pc.if_else(ok, pc.utf8_trim_whitespace(text), pa.scalar("0", pa.string()))
+        vals = vals.cast(pa.float64())
+    for r in _first_rows(bad, rows):
+        problems.append(f"{shown} row {r}, column {name}: not a number")
+    out = np.array(vals.to_numpy(zero_copy_only=False), dtype=np.float64)
+    out[bad] = 0.0
+    for r in _first_rows(~np.isfinite(out), rows):
+        problems.append(f"{shown} row {r}, column {name}: not a finite number")
+    for r in _first_rows(out < 0, rows):
+        problems.append(f"{shown} row {r}, column {name}: negative count or value")
+    return out
+
+
 def _paths_from_arrow(
     table: pa.Table,
     *,
@@ -251,84 +264,88 @@ def _paths_from_arrow(
     null_col: str | None,
     known_channels: list[str] | None,
 ) -> PathSet:
-    import ibis
+    """Check, group identical paths and split them, with pyarrow's vectorised engine.
 
-    keep = {"path": table[path_col].cast(pa.string())}
+    (Ibis over DuckDB would do the same, but its start-up alone (about 1.4 s here) costs more
+    than the whole Markov model on a million rows; the store path uses Ibis.)
+    """
+    n = table.num_rows
+    rows = np.arange(2, n + 2, dtype=np.int64)  # the header is row 1
+    problems: list[str] = []
     numeric = {"conversions": conv_col}
     if value_col:
         numeric["value"] = value_col
     if null_col:
         numeric["nulls"] = null_col
-    for name, col in numeric.items():
-        typ = table[col].type
-        numeric_type = pa.types.is_integer(typ) or pa.types.is_floating(typ)
-        keep[name] = table[col].cast(pa.float64() if numeric_type else pa.string())
-    keep["row"] = pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64))
-    con = ibis.duckdb.connect()
-    t = ibis.memtable(pa.table(keep))
-
-    parsed = t.mutate(
-        parts=t.path.split(path_sep).map(lambda s: s.strip()),
-        **{
-            name: (t[name].strip().try_cast("float64") if t[name].type().is_string() else t[name])
-            for name in numeric
-        },
-    )
-
-    # --- located errors, first rows first (the engine returns only the offending rows)
-    problems: list[str] = []
-    checks: list[tuple[Any, str, str]] = [
-        (t.path.strip() == "", path_col, "empty path"),
-        (
-            (t.path.strip() != "") & (parsed.parts.filter(lambda s: s == "").length() > 0),
-            path_col,
-            f"empty channel name (separators without a channel between them; separator {path_sep!r})",
-        ),
-    ]
-    for name, col in numeric.items():
-        raw = t[name]
-        bad_num = (
-            raw.isnull() | ((raw.strip() != "") & parsed[name].isnull())
-            if raw.type().is_string()
-            else raw.isnull()
-        )
-        checks.append((bad_num, col, "not a number"))
-        checks.append((parsed[name] < 0, col, "negative count or value"))
-        checks.append((parsed[name].isinf() | parsed[name].isnan(), col, "not a finite number"))
-    for cond, col, msg in checks:
-        rows = con.to_pyarrow(
-            parsed.filter(cond.fill_null(False)).select("row", "path").order_by("row").limit(3)
-        )
-        if rows.num_rows:
-            for r, v in zip(rows["row"].to_pylist(), rows["path"].to_pylist(), strict=True):
-                v = v if len(v) <= 60 else v[:57] + "..."
-                problems.append(f"{shown} row {r}, column {col} {v!r}: {msg}")
+    cols = {k: _numeric(table[c], c, shown, rows, problems) for k, c in numeric.items()}
+    path = pc.fill_null(table[path_col].cast(pa.string()), "")
     if problems:
         raise PathFileError("malformed path file:\n  " + "\n  ".join(problems[:10]))
 
-    # --- group identical paths in the engine
-    sums = {name: parsed[name].fill_null(0).sum().name(name) for name in numeric}
-    grouped = parsed.group_by(key=parsed.parts.join("\x1f")).aggregate(
-        first_row=parsed.row.min(), **sums
+    # identical paths are summed: a hash dictionary encoding gives each distinct path a code
+    # in first-seen order, then sums per code are bincounts
+    denc = pc.dictionary_encode(path)
+    if isinstance(denc, pa.ChunkedArray):
+        denc = denc.combine_chunks()
+    code = np.asarray(denc.indices, dtype=np.int64)
+    paths = denc.dictionary
+    n_groups = len(paths)
+    sums = {k: np.bincount(code, weights=v, minlength=n_groups) for k, v in cols.items()}
+    first_row = rows[np.unique(code, return_index=True)[1]]  # codes are 0..n_groups-1
+    parts = pc.split_pattern(paths, path_sep)
+    flat = pc.utf8_trim_whitespace(parts.flatten())
+    lengths = np.asarray(pc.list_value_length(parts).to_numpy(zero_copy_only=False), dtype=np.int64)
+    blank = np.asarray(
+        pc.equal(pc.utf8_trim_whitespace(paths), "").to_numpy(zero_copy_only=False), dtype=bool
     )
-    grouped = grouped.mutate(parts=grouped.key.split("\x1f")).order_by("first_row")
-    out = con.to_pyarrow(grouped.drop("key"))
-    measures = {"conversions": out["conversions"].to_numpy()}
-    if "value" in numeric:
-        measures["value"] = out["value"].to_numpy()
-    nulls = out["nulls"].to_numpy() if "nulls" in numeric else np.zeros(out.num_rows)
-    ps = _pathset_from_lists(out["parts"], measures, np.asarray(nulls, dtype=float))
+    empty_flat = np.asarray(pc.equal(flat, "").to_numpy(zero_copy_only=False), dtype=bool)
+    group_of = np.repeat(np.arange(len(lengths)), lengths)
+    empty_name = np.zeros(len(lengths), dtype=bool)
+    empty_name[group_of[empty_flat]] = True
+    empty_name &= ~blank
+    path_text = paths.to_numpy(zero_copy_only=False)
+
+    def show(i: int) -> str:
+        v = str(path_text[i])
+        return repr(v if len(v) <= 60 else v[:57] + "...")
+
+    for mask, msg in (
+        (blank, "empty path"),
+        (
+            empty_name,
+            "empty channel name (separators without a channel between them; "
+            f"separator {path_sep!r})",
+        ),
+    ):
+        idx = np.flatnonzero(mask)
+        for i in idx[np.argsort(first_row[idx])][:3]:
+            problems.append(f"{shown} row {first_row[i]}, column {path_col} {show(i)}: {msg}")
+    if problems:
+        raise PathFileError("malformed path file:\n  " + "\n  ".join(problems[:10]))
+
+    enc = pc.dictionary_encode(flat)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    touches = np.asarray(enc.indices, dtype=np.int32)
+    channels = [str(x) for x in enc.dictionary.to_pylist()]
     if known_channels is not None:
-        unknown = sorted(set(ps.channels) - set(known_channels))
+        unknown = sorted(set(channels) - set(known_channels))
         if unknown:
-            first = parsed.filter(parsed.parts.filter(lambda s: s.isin(unknown)).length() > 0)
-            r = con.to_pyarrow(first.select("row").order_by("row").limit(1))["row"][0].as_py()
+            codes = [channels.index(u) for u in unknown]
+            bad = np.zeros(len(lengths), dtype=bool)
+            bad[group_of[np.isin(touches, codes)]] = True
+            r = int(first_row[bad].min())
             raise PathFileError(
                 f"{shown} row {r}, column {path_col}: unknown channel(s) "
                 + ", ".join(repr(u) for u in unknown[:10])
                 + f"; known channels: {', '.join(known_channels)}"
             )
-    return ps
+    measures = {"conversions": sums["conversions"]}
+    if "value" in cols:
+        measures["value"] = sums["value"]
+    nulls = sums["nulls"] if "nulls" in cols else np.zeros(len(lengths))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return PathSet(channels, offsets, touches, measures, np.asarray(nulls, dtype=float))
 
 
 __all__ = [

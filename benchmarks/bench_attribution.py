@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Attribution benchmark: Cueva against ChannelAttribution 2.2.5 and MAM 2.1.1 on one input.
+
+Inputs are ChannelAttribution-style path files made by ``../shared/bench/gen_paths.py``
+(20 channels, 1e5 and 1e6 rows by default; generated once into ``--work``). Every measurement
+runs in its own fresh process, which reports its wall time and its peak resident memory
+(``ru_maxrss``), so memory numbers do not leak between tools.
+
+The peers are GPL / heavy and are never Cueva dependencies: install them in a separate
+environment and pass its interpreter with ``--peer-python``::
+
+    python3.11 -m venv /tmp/benchvenv
+    /tmp/benchvenv/bin/pip install channelattribution==2.2.5 matplotlib \
+        marketing-attribution-models==2.1.1 psutil
+    .venv/bin/python benchmarks/bench_attribution.py --peer-python /tmp/benchvenv/bin/python
+
+Without ``--peer-python`` only Cueva runs (and the ratios are not printed).
+
+Two timings per tool: ``model`` (the attribution call on data already in memory in the
+tool's own input form) and ``total`` (from the CSV file to the result: reading, parsing and
+the model). Ratios are peer / Cueva, so above 1 means Cueva is faster or smaller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+GEN = ROOT.parent / "shared" / "bench" / "gen_paths.py"
+
+RULES_MAM = ("first_touch", "last_touch", "linear", "position_based")
+RULES_ALL = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based", "custom")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def work_cueva(task: str, path: str) -> dict[str, Any]:
+    import numpy as np
+
+    from cueva.attribution.markov import markov_attribution
+    from cueva.attribution.paths import read_path_file
+    from cueva.attribution.rules import heuristic_credit
+    from cueva.attribution.shapley import shapley_attribution
+
+    t0 = time.perf_counter()
+    ps = read_path_file(path)
+    t1 = time.perf_counter()
+    out: dict[str, Any] = {}
+    if task.startswith("markov"):
+        order = int(task[len("markov") :] or 1)
+        r = markov_attribution(ps, order=order)
+        out["credit"] = dict(zip(ps.channels, r.credit["conversions"].tolist(), strict=True))
+        out["states"] = len(r.states)
+    elif task in ("rules_mam", "rules_all"):
+        for m in RULES_MAM if task == "rules_mam" else RULES_ALL:
+            heuristic_credit(ps, m)
+    elif task.startswith("shapley"):
+        value = "conversion_rate" if task == "shapley_rate" else "conversions"
+        credit, _ = shapley_attribution(ps, value)  # type: ignore[arg-type]
+        out["credited"] = float(np.sum(credit["conversions"]))
+    elif task != "read":
+        raise SystemExit(f"unknown task {task}")
+    t2 = time.perf_counter()
+    return {"model": t2 - t1, "total": t2 - t0, "read": t1 - t0, "peak_mb": _peak_mb(), **out}
+
+
+def work_ca(task: str, path: str) -> dict[str, Any]:
+    import contextlib
+    import io
+
+    import pandas as pd
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        import ChannelAttribution as ca
+
+    t0 = time.perf_counter()
+    df = pd.read_csv(path, sep=";")
+    t1 = time.perf_counter()
+    out: dict[str, Any] = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        if task == "markov1":
+            r = ca.markov_model(
+                df, "path", "total_conversions", var_value="total_conversion_value",
+                var_null="total_null", order=1, seed=1, verbose=0, flg_pro=False,
+            )  # fmt: skip
+            out["credit"] = dict(
+                zip(r.channel_name, r.total_conversions.astype(float), strict=True)
+            )
+        elif task == "heuristics":
+            ca.heuristic_models(
+                df, "path", "total_conversions", var_value="total_conversion_value", flg_pro=False
+            )
+        else:
+            raise SystemExit(f"unknown task {task}")
+    t2 = time.perf_counter()
+    return {"model": t2 - t1, "total": t2 - t0, "read": t1 - t0, "peak_mb": _peak_mb(), **out}
+
+
+def work_mam(task: str, path: str) -> dict[str, Any]:
+    import pandas as pd
+    from mam import MAM
+
+    t0 = time.perf_counter()
+    df = pd.read_csv(path, sep=";")
+    conv = df[df.total_conversions > 0]
+    null = df[df.total_null > 0]
+    grouped = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "path": conv.path,
+                    "occurrences": conv.total_conversions,
+                    "has_conv": True,
+                    "value": conv.total_conversion_value,
+                }
+            ),
+            pd.DataFrame(
+                {"path": null.path, "occurrences": null.total_null, "has_conv": False, "value": 0.0}
+            ),
+        ],
+        ignore_index=True,
+    )
+    t1 = time.perf_counter()
+    mam = MAM(
+        grouped,
+        format_type="grouped_journey",
+        channels_colname="path",
+        journey_with_conv_colname="has_conv",
+        occurrences_colname="occurrences",
+        conversion_value_colname="value",
+        path_separator=" > ",
+    )
+    t2 = time.perf_counter()
+    out: dict[str, Any] = {}
+    if task == "heuristics":
+        mam.run_first_click()
+        mam.run_last_click()
+        mam.run_linear()
+        mam.run_position_based()
+    elif task == "markov":
+        mam.run_markov()
+    elif task == "shapley4":
+        mam.run_shapley(max_size=4)
+    else:
+        raise SystemExit(f"unknown task {task}")
+    t3 = time.perf_counter()
+    # "model" for MAM includes building its internal journey table (its own parsing step)
+    return {"model": t3 - t1, "total": t3 - t0, "read": t1 - t0, "prep": t2 - t1,
+            "peak_mb": _peak_mb(), **out}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def run(python: str, tool: str, task: str, path: Path) -> dict[str, Any] | None:
+    cmd = [python, str(Path(__file__).resolve()), "--worker", tool, task, str(path)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        print(f"  {tool} {task}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    line = [x for x in proc.stdout.splitlines() if x.startswith("{")][-1]
+    result: dict[str, Any] = json.loads(line)
+    return result
+
+
+def ensure_input(work: Path, n: int) -> Path:
+    path = work / f"paths_{n}.csv"
+    if not path.is_file():
+        work.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, str(GEN), "--n", str(n), "--seed", "0", "--out", str(path)], check=True
+        )
+    return path
+
+
+def fmt(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "failed"
+    return f"model {r['model']:7.2f} s  total {r['total']:7.2f} s  peak {r['peak_mb']:7.0f} MB"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--work", type=Path, default=HERE / "_work")
+    ap.add_argument("--peer-python", default=None, help="interpreter with the peers installed")
+    ap.add_argument("--skip-mam-markov", action="store_true", help="MAM Markov needs ~7 GB")
+    ap.add_argument("--orders", type=int, nargs="+", default=[2, 3])
+    ap.add_argument("--worker", nargs=3, metavar=("TOOL", "TASK", "PATH"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        tool, task, path = a.worker
+        fn = {"cueva": work_cueva, "ca": work_ca, "mam": work_mam}[tool]
+        print(json.dumps(fn(task, path)))
+        return
+
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cpu, python {platform.python_version()}"
+    )
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    me = sys.executable
+    peer = a.peer_python
+    for n in a.sizes:
+        path = ensure_input(a.work, n)
+        print(f"\n== {n:,} path rows ({path.name}, 20 channels)")
+        res: dict[str, dict[str, Any] | None] = {}
+        res["cueva read"] = run(me, "cueva", "read", path)
+        res["cueva markov1"] = run(me, "cueva", "markov1", path)
+        for k in a.orders:
+            res[f"cueva markov{k}"] = run(me, "cueva", f"markov{k}", path)
+        res["cueva rules (4 MAM models)"] = run(me, "cueva", "rules_mam", path)
+        res["cueva rules (6 models)"] = run(me, "cueva", "rules_all", path)
+        res["cueva shapley 20ch"] = run(me, "cueva", "shapley", path)
+        res["cueva shapley 20ch rate"] = run(me, "cueva", "shapley_rate", path)
+        if peer:
+            res["CA markov1"] = run(peer, "ca", "markov1", path)
+            res["CA heuristics"] = run(peer, "ca", "heuristics", path)
+            res["MAM heuristics"] = run(peer, "mam", "heuristics", path)
+            if not a.skip_mam_markov:
+                res["MAM markov"] = run(peer, "mam", "markov", path)
+        for name, r in res.items():
+            print(f"  {name:28s} {fmt(r)}")
+        if not peer:
+            continue
+
+        def ratio(peer_name: str, ours: str, res: dict[str, dict[str, Any] | None] = res) -> None:
+            p, o = res.get(peer_name), res.get(ours)
+            if p is None or o is None:
+                return
+            print(
+                f"  {peer_name} / {ours}: model {p['model'] / o['model']:.1f}x, "
+                f"total {p['total'] / o['total']:.1f}x, peak memory {p['peak_mb'] / o['peak_mb']:.1f}x"
+            )
+
+        print("  ratios (peer / cueva; >1: cueva faster or smaller)")
+        ratio("CA markov1", "cueva markov1")
+        ratio("MAM markov", "cueva markov1")
+        ratio("MAM heuristics", "cueva rules (4 MAM models)")
+        ratio("CA heuristics", "cueva rules (4 MAM models)")
+        ca, ours = res.get("CA markov1"), res.get("cueva markov1")
+        if ca and ours and "credit" in ca:
+            exact = ours["credit"]
+            rel = {c: ca["credit"][c] / exact[c] - 1 for c in exact if exact[c] > 0}
+            big = [c for c in exact if exact[c] >= 0.05 * sum(exact.values())]
+            small = [c for c in exact if exact[c] < 0.01 * sum(exact.values())]
+            worst_big = max((abs(rel[c]) for c in big), default=float("nan"))
+            worst_small = max((abs(rel[c]) for c in small), default=float("nan"))
+            print(
+                f"  CA Monte Carlo vs exact Markov: max |rel diff| {worst_big:.2%} on channels "
+                f"with >= 5% of credit, {worst_small:.2%} on channels with < 1%"
+            )
+
+
+if __name__ == "__main__":
+    main()
