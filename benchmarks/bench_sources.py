@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_sources.py            # 1M leads, 200k opportunities,
                                                              # 2M campaign members
     .venv/bin/python benchmarks/bench_sources.py --scale 0.1
+    .venv/bin/python benchmarks/bench_sources.py --scale 0.25 --steps   # time each engine step
 
 1. Generates a Salesforce export (Lead, Contact, Account, Opportunity, Campaign,
    CampaignMember, User CSVs; seeded, deterministic) with DuckDB.
@@ -143,10 +144,35 @@ def canonical_csvs(ws: Workspace, out: Path) -> list[Path]:
     return paths
 
 
+def time_steps() -> None:
+    """Print the time of every source-engine step (CSV reads, materialisations, Parquet)."""
+    from cueva.sources import _core, _engine
+
+    def timed(fn, label):  # type: ignore[no-untyped-def]
+        def wrapper(*a, **k):  # type: ignore[no-untyped-def]
+            t = time.perf_counter()
+            out = fn(*a, **k)
+            name = (
+                a[2] if label == "read" else a[2] if label == "materialize" and len(a) > 2 else ""
+            )
+            print(f"  {label} {name}: {time.perf_counter() - t:.2f}s")
+            return out
+
+        return wrapper
+
+    _engine.Engine.read_csv = timed(_engine.Engine.read_csv, "read")  # type: ignore[method-assign]
+    _engine.Engine.materialize = timed(_engine.Engine.materialize, "materialize")  # type: ignore[method-assign]
+    _engine.Engine.to_parquet = timed(_engine.Engine.to_parquet, "parquet")  # type: ignore[method-assign]
+    _core.import_files = timed(_core.import_files, "import_files")  # type: ignore[attr-defined]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--steps", action="store_true", help="time each source-engine step")
     args = ap.parse_args()
+    if args.steps:
+        time_steps()
     with tempfile.TemporaryDirectory(prefix="cueva-bench-sources-") as tmp:
         root = Path(tmp)
         export = root / "export"
