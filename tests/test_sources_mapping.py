@@ -161,3 +161,34 @@ def test_cli(tmp_path: Path) -> None:
     assert "person_id: ID" in out.read_text(encoding="utf-8")
     r = run("quarantine", str(ws), "--format", "csv")
     assert r.returncode == 0 and r.stdout.startswith("source,file,row")
+
+
+def test_public_api_is_pinned() -> None:
+    import cueva.sources as sources
+
+    assert sources.__all__ == [
+        "QUARANTINE_TABLE",
+        "MappingError",
+        "MappingFile",
+        "SourceMappingError",
+        "SourceReadError",
+        "SourceSummary",
+        "Suggestion",
+        "import_hubspot",
+        "import_mapping",
+        "import_salesforce",
+        "import_warehouse",
+        "load_mapping",
+        "load_value_maps",
+        "quarantined",
+        "suggest_mapping",
+    ]
+
+
+def test_every_value_map_and_model_is_documented() -> None:
+    from cueva.sources._vocab import DEFAULT_MAPS
+    from cueva.sources.warehouse import HUBSPOT_MODELS, SALESFORCE_MODELS
+
+    doc = (Path(__file__).parents[1] / "docs" / "sources.md").read_text(encoding="utf-8")
+    for name in [*DEFAULT_MAPS, *SALESFORCE_MODELS, *HUBSPOT_MODELS]:
+        assert f"`{name}`" in doc or f"| {name} |" in doc, name
