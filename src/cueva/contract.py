@@ -35,13 +35,19 @@ class _Model(BaseModel):
 class StageEntry(_Model):
     """What marks entry into a stage: stage events with one of ``events`` as their stage name,
     and/or a timestamp or date column ``field`` (``table.column``), optionally only for rows
-    where the boolean column ``where`` is true."""
+    where the boolean column ``where`` is true and, with ``filter``, whose columns hold one of
+    the listed values (e.g. only new business: ``filter: {type: [new]}``)."""
 
     events: list[str] = Field(default_factory=list, description="Stage event names (aliases).")
     field: str | None = Field(
         None, description="table.column whose value is the entry time, e.g. people.created_at."
     )
     where: str | None = Field(None, description="Boolean column that must be true, e.g. is_won.")
+    filter: dict[str, list[str | None]] | None = Field(
+        None,
+        description="Column -> allowed values of the entity's table (null: no value), "
+        "e.g. {type: [new]} for new business only.",
+    )
     entity: Literal["person", "opportunity"] | None = Field(
         None, description="Entity of the stage events; by default person, or the field's table."
     )
@@ -50,6 +56,9 @@ class StageEntry(_Model):
     def _check(self) -> StageEntry:
         if not self.events and not self.field:
             raise ValueError("a stage entry needs 'events', 'field' or both")
+        for column, values in (self.filter or {}).items():
+            if not values:
+                raise ValueError(f"filter {column!r} lists no values")
         if self.field is not None:
             table, _, column = self.field.partition(".")
             if table not in ("people", "opportunities") or not column:
@@ -1138,7 +1147,7 @@ def reference_markdown() -> str:
             elif field.default_factory is not None:
                 value = field.default_factory()  # type: ignore[call-arg]
                 if isinstance(value, BaseModel):
-                    default = "see below"
+                    default = "see below" if type(value).__module__ == __name__ else "see its docs"
                 else:
                     default = f"`{json.dumps(value)}`" if value else "empty"
             else:
@@ -1147,6 +1156,8 @@ def reference_markdown() -> str:
             kind = _type_name(field.annotation).replace("|", "\\|")
             out.append(f"| `{name}` | {kind} | {default} | {desc} |")
             inner = _inner_model(field.annotation)
+            if inner is not None and inner.__module__ != __name__:
+                continue  # a section documented by its own part (attribution.md)
             if inner is not None and inner not in seen:
                 origin = getattr(field.annotation, "__origin__", None)
                 suffix = "[]" if origin is list else ".<name>" if origin is dict else ""
