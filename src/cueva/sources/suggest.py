@@ -22,6 +22,11 @@ from cueva.sources._engine import Engine
 from cueva.sources._vocab import HEADER_SYNONYMS
 
 
+def _shown(header: str) -> str:
+    """A header as it can sit in a YAML comment (control characters escaped)."""
+    return header if header.isprintable() else repr(header)
+
+
 def _key(name: str) -> str:
     """Header spelling for matching: lower case, no accents, no punctuation."""
     text = unicodedata.normalize("NFKD", norm_header(name))
@@ -45,7 +50,7 @@ class Suggestion:
         table["columns"] = dict(self.columns)
         body = yaml.safe_dump({"tables": {self.table: table}}, allow_unicode=True, sort_keys=False)
         notes = [
-            f"# Proposed by 'cueva mapping suggest' for {self.file}: check every line.",
+            f"# Proposed by 'cueva mapping suggest' for {_shown(self.file)}: check every line.",
             "# Add 'values' maps (source value -> canonical value), 'constants',",
             "# 'date_formats' (e.g. \"%d/%m/%Y\") and 'stage_events' as needed (docs/sources.md).",
         ]
@@ -56,7 +61,10 @@ class Suggestion:
                 + " (add them to 'columns' or 'constants')"
             )
         if self.unmatched:
-            notes.append("# Headers not recognised (ignored): " + ", ".join(self.unmatched))
+            notes.append(
+                "# Headers not recognised (ignored): "
+                + ", ".join(_shown(h) for h in self.unmatched)
+            )
         return "\n".join(notes) + "\n" + body
 
 
