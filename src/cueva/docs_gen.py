@@ -151,6 +151,14 @@ Every successful import is recorded in the table `_cueva_imports`, one row per f
 - A rejected import writes nothing, not even to the log. A process killed during an import
   leaves the store as it was before (the write is one transaction).
 
+## Large files
+
+Files are streamed through the engine, never row by row in Python. Parquet files are read in
+place (each check reads only the columns it needs); a CSV file is parsed once into a temporary
+table. The engine keeps within a memory budget, {memory_limit} by default, and spills to a
+temporary folder beside the store beyond it; set `{memory_env}` (e.g. `4GB`) to change it.
+`cueva import` shows a progress bar when the files add up to {progress_mb} MB or more.
+
 ## Tables
 """
 
@@ -188,7 +196,8 @@ def _table(table: Table) -> str:
 
 def render() -> str:
     """The import-format page, as Markdown."""
-    from cueva.store.duckdb import DERIVED_ID_COLUMNS
+    from cueva.cli.core import PROGRESS_MIN_BYTES
+    from cueva.store.duckdb import DEFAULT_MEMORY_LIMIT, DERIVED_ID_COLUMNS, MEMORY_LIMIT_ENV
 
     words = ", ".join
     intro = INTRO.format(
@@ -199,6 +208,9 @@ def render() -> str:
         max_line=MAX_LINE_SIZE >> 20,
         max_errors=MAX_ERRORS_PER_FILE,
         derived=", ".join(f"`{c}`" for c in DERIVED_ID_COLUMNS),
+        memory_limit=DEFAULT_MEMORY_LIMIT.replace("GB", " GB"),
+        memory_env=MEMORY_LIMIT_ENV,
+        progress_mb=PROGRESS_MIN_BYTES >> 20,
     )
     order = "Tables can be imported in any order; this is the order in which they are written: "
     order += ", ".join(f"`{n}`" for n in LOAD_ORDER) + ".\n"
