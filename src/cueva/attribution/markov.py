@@ -111,7 +111,7 @@ def _state_codes(
 
 
 #: Chains up to this many transient states are solved densely (LU); larger ones iteratively.
-DENSE_MAX = 600
+DENSE_MAX = 150
 #: Largest accepted relative residual max|(I - Q) x - r| / max|r| of an iterative solve
 #: before falling back to sparse LU.
 RESIDUAL_TOL = 1e-12

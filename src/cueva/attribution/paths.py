@@ -15,6 +15,7 @@ The path file is read, checked, grouped by path and split by pyarrow's vectorise
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ class PathFileError(UsageError):
 
 @dataclass
 class PathSet:
-    """Journeys as flat arrays (see the module docstring)."""
+    """Journeys as flat arrays (see the module docstring). Treat the arrays as read-only:
+    lengths, positions and journey indices are computed once and cached."""
 
     channels: list[str]
     offsets: np.ndarray  # int64, len n+1
@@ -66,16 +68,16 @@ class PathSet:
     def n_channels(self) -> int:
         return len(self.channels)
 
-    @property
+    @cached_property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
-    @property
+    @cached_property
     def path_of_touch(self) -> np.ndarray:
         """Index of the journey of every touch."""
         return np.repeat(np.arange(self.n_paths, dtype=np.int64), self.lengths)
 
-    @property
+    @cached_property
     def position(self) -> np.ndarray:
         """0-based position of every touch within its journey."""
         return np.arange(len(self.touches), dtype=np.int64) - np.repeat(
@@ -159,14 +161,18 @@ def read_path_file(
     if not path_sep.strip():
         raise PathFileError("the path separator must contain a visible character")
     try:
-        table = pacsv.read_csv(
-            p,
-            read_options=pacsv.ReadOptions(encoding=encoding, block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=sep),
-            convert_options=pacsv.ConvertOptions(
-                column_types={}, strings_can_be_null=False, auto_dict_encode=False
-            ),
+        table = _read_numeric_fast(
+            p, sep, encoding, path_col, [conv_col, value_col or "", null_col or ""]
         )
+        if table is None:  # some value is not a number: read as text to locate it
+            table = pacsv.read_csv(
+                p,
+                read_options=pacsv.ReadOptions(encoding=encoding),
+                parse_options=pacsv.ParseOptions(delimiter=sep),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={}, strings_can_be_null=False, auto_dict_encode=False
+                ),
+            )
     except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
         raise PathFileError(f"{shown}: cannot read as CSV with separator {sep!r}: {exc}") from exc
     cols = table.column_names
@@ -178,8 +184,10 @@ def read_path_file(
         )
     if table.num_rows == 0:
         raise PathFileError(f"{shown}: no rows")
+    holder = [table]
+    del table
     return _paths_from_arrow(
-        table,
+        holder.pop(),
         shown=shown,
         path_sep=path_sep,
         path_col=path_col,
@@ -188,6 +196,39 @@ def read_path_file(
         null_col=null_col if null_col in cols else None,
         known_channels=known_channels,
     )
+
+
+def _read_numeric_fast(
+    p: Path, sep: str, encoding: str, path_col: str, numeric: list[str]
+) -> pa.Table | None:
+    """Stream the file in blocks with the numeric columns typed as float64 (a lower memory
+    peak than reading it whole). None when a numeric value does not parse; raises
+    ArrowInvalid for files that are not CSV at all."""
+    import pyarrow.csv as pacsv
+
+    header = pacsv.open_csv(
+        p,
+        read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 16),
+        parse_options=pacsv.ParseOptions(delimiter=sep),
+    ).schema.names
+    types: dict[str, pa.DataType] = {c: pa.float64() for c in numeric if c in header}
+    if path_col in header:
+        types[path_col] = pa.string()
+    batches = []
+    try:
+        reader = pacsv.open_csv(
+            p,
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=4 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+        )
+        for batch in reader:
+            batches.append(batch)
+    except pa.ArrowInvalid as exc:
+        if "conversion error" in str(exc).lower():
+            return None
+        raise
+    return pa.Table.from_batches(batches, schema=reader.schema)
 
 
 def paths_from_frame(
@@ -224,13 +265,12 @@ def paths_from_frame(
 _NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
 
 
-def _first_rows(mask: np.ndarray, rows: np.ndarray, k: int = 3) -> list[int]:
-    return sorted(int(r) for r in rows[np.flatnonzero(mask)])[:k]
+def _first_rows(mask: np.ndarray, k: int = 3) -> list[int]:
+    """File rows (1-based, after the header row) of the first ``k`` flagged data rows."""
+    return [int(i) + 2 for i in np.flatnonzero(mask)[:k]]
 
 
-def _numeric(
-    col: pa.ChunkedArray, name: str, shown: str, rows: np.ndarray, problems: list[str]
-) -> np.ndarray:
+def _numeric(col: pa.ChunkedArray, name: str, shown: str, problems: list[str]) -> np.ndarray:
     """A numeric column as float64; located problems (not a number, negative, not finite)."""
     typ = col.type
     if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_null(typ):
@@ -242,13 +282,13 @@ def _numeric(
         bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
         vals = pc.if_else(ok, pc.utf8_trim_whitespace(text), pa.scalar("0", pa.string()))
         vals = vals.cast(pa.float64())
-    for r in _first_rows(bad, rows):
+    for r in _first_rows(bad):
         problems.append(f"{shown} row {r}, column {name}: not a number")
     out = np.array(vals.to_numpy(zero_copy_only=False), dtype=np.float64)
     out[bad] = 0.0
-    for r in _first_rows(~np.isfinite(out), rows):
+    for r in _first_rows(~np.isfinite(out)):
         problems.append(f"{shown} row {r}, column {name}: not a finite number")
-    for r in _first_rows(out < 0, rows):
+    for r in _first_rows(out < 0):
         problems.append(f"{shown} row {r}, column {name}: negative count or value")
     return out
 
@@ -269,16 +309,17 @@ def _paths_from_arrow(
     (Ibis over DuckDB would do the same, but its start-up alone (about 1.4 s here) costs more
     than the whole Markov model on a million rows; the store path uses Ibis.)
     """
-    n = table.num_rows
-    rows = np.arange(2, n + 2, dtype=np.int64)  # the header is row 1
     problems: list[str] = []
     numeric = {"conversions": conv_col}
     if value_col:
         numeric["value"] = value_col
     if null_col:
         numeric["nulls"] = null_col
-    cols = {k: _numeric(table[c], c, shown, rows, problems) for k, c in numeric.items()}
-    path = pc.fill_null(table[path_col].cast(pa.string()), "")
+    cols = {k: _numeric(table[c], c, shown, problems) for k, c in numeric.items()}
+    path = table[path_col].cast(pa.string())
+    if path.null_count:
+        path = pc.fill_null(path, "")
+    del table  # the caller passes its only reference: free the other columns early
     if problems:
         raise PathFileError("malformed path file:\n  " + "\n  ".join(problems[:10]))
 
@@ -287,26 +328,32 @@ def _paths_from_arrow(
     denc = pc.dictionary_encode(path)
     if isinstance(denc, pa.ChunkedArray):
         denc = denc.combine_chunks()
-    code = np.asarray(denc.indices, dtype=np.int64)
+    code = np.asarray(denc.indices)
     paths = denc.dictionary
+    del path, denc
     n_groups = len(paths)
     sums = {k: np.bincount(code, weights=v, minlength=n_groups) for k, v in cols.items()}
-    first_row = rows[np.unique(code, return_index=True)[1]]  # codes are 0..n_groups-1
+
+    def first_row(groups: np.ndarray) -> np.ndarray:
+        """File row of the first occurrence of each group (only computed for messages)."""
+        hit = np.isin(code, groups)
+        first = np.full(n_groups, np.iinfo(np.int64).max)
+        np.minimum.at(first, code[hit], np.flatnonzero(hit) + 2)
+        return first[groups]
+
     parts = pc.split_pattern(paths, path_sep)
     flat = pc.utf8_trim_whitespace(parts.flatten())
     lengths = np.asarray(pc.list_value_length(parts).to_numpy(zero_copy_only=False), dtype=np.int64)
-    blank = np.asarray(
-        pc.equal(pc.utf8_trim_whitespace(paths), "").to_numpy(zero_copy_only=False), dtype=bool
-    )
     empty_flat = np.asarray(pc.equal(flat, "").to_numpy(zero_copy_only=False), dtype=bool)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    blank = (lengths == 1) & empty_flat[np.minimum(starts, len(empty_flat) - 1)]
     group_of = np.repeat(np.arange(len(lengths)), lengths)
     empty_name = np.zeros(len(lengths), dtype=bool)
     empty_name[group_of[empty_flat]] = True
     empty_name &= ~blank
-    path_text = paths.to_numpy(zero_copy_only=False)
 
     def show(i: int) -> str:
-        v = str(path_text[i])
+        v = str(paths[int(i)].as_py())
         return repr(v if len(v) <= 60 else v[:57] + "...")
 
     for mask, msg in (
@@ -318,8 +365,11 @@ def _paths_from_arrow(
         ),
     ):
         idx = np.flatnonzero(mask)
-        for i in idx[np.argsort(first_row[idx])][:3]:
-            problems.append(f"{shown} row {first_row[i]}, column {path_col} {show(i)}: {msg}")
+        if len(idx) == 0:
+            continue
+        rows = first_row(idx)
+        for j in np.argsort(rows)[:3]:
+            problems.append(f"{shown} row {rows[j]}, column {path_col} {show(idx[j])}: {msg}")
     if problems:
         raise PathFileError("malformed path file:\n  " + "\n  ".join(problems[:10]))
 
@@ -334,7 +384,7 @@ def _paths_from_arrow(
             codes = [channels.index(u) for u in unknown]
             bad = np.zeros(len(lengths), dtype=bool)
             bad[group_of[np.isin(touches, codes)]] = True
-            r = int(first_row[bad].min())
+            r = int(first_row(np.flatnonzero(bad)).min())
             raise PathFileError(
                 f"{shown} row {r}, column {path_col}: unknown channel(s) "
                 + ", ".join(repr(u) for u in unknown[:10])
@@ -345,7 +395,10 @@ def _paths_from_arrow(
         measures["value"] = sums["value"]
     nulls = sums["nulls"] if "nulls" in cols else np.zeros(len(lengths))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return PathSet(channels, offsets, touches, measures, np.asarray(nulls, dtype=float))
+    out = PathSet(channels, offsets, touches.copy(), measures, np.asarray(nulls, dtype=float))
+    del enc, flat, parts
+    pa.default_memory_pool().release_unused()  # return the parse buffers to the system
+    return out
 
 
 __all__ = [
