@@ -126,8 +126,8 @@ def test_where_filters_the_stage_entities(ws: Workspace) -> None:
     # 'where' filters the entities of the stage: closed deals instead of won ones
     contract = _contract_with(
         ws,
-        "entry: {field: opportunities.close_date, where: is_won}",
-        "entry: {field: opportunities.close_date, where: is_closed}",
+        "opportunities.close_date, where: is_won",
+        "opportunities.close_date, where: is_closed",
     )
     e = stage_entries(ws.store(), contract, ["won"]).execute()  # type: ignore[arg-type]
     # closed deals: O1, O2, O3, O5, O7 (O4 and O6 are open)

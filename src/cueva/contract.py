@@ -770,12 +770,14 @@ funnel:
       label: Opportunity
       owner: sales
       description: A qualified deal with an amount and an expected close date.
-      entry: {{field: opportunities.created_at}}
+      # New business only: expansions and renewals have no leads (null: a deal without a type).
+      entry: {{field: opportunities.created_at, filter: {{type: [new, null]}}}}
     - name: won
       label: Closed won
       owner: sales
       description: A deal the customer signed.
-      entry: {{field: opportunities.close_date, where: is_won}}
+      # Win rate, deal size, sales cycle and open pipeline count the deals this filter keeps.
+      entry: {{field: opportunities.close_date, where: is_won, filter: {{type: [new, null]}}}}
 
 # When each team works. Business-hours service levels count only these hours.
 calendar:

@@ -18,7 +18,7 @@ from cueva.cli.common import (
     open_workspace,
 )
 from cueva.errors import UsageError
-from cueva.metrics.funnel import data_period, funnel_report
+from cueva.metrics.funnel import data_period, deal_filter, funnel_report
 from cueva.metrics.registry import rate_columns
 from cueva.output import emit, records
 from cueva.periods import GRAINS, PERIOD_FORMS, Period, parse_period, period_from_range
@@ -74,7 +74,8 @@ def funnel(
         str | None,
         typer.Option(
             help="Segment by a column of people (e.g. channel, lead_source, segment, country, "
-            "any extra column), else of accounts (e.g. industry), or 'owner'.",
+            "any extra column), else of accounts (e.g. industry), or 'owner'; a column of "
+            "opportunities (e.g. type) segments the deal sections only (deals, pipeline).",
             show_default=False,
         ),
     ] = None,
@@ -99,10 +100,19 @@ def funnel(
     section: Annotated[
         Section | None,
         typer.Option(
-            help="Show one section only: stages, deals or pipeline (CSV shows one; default stages).",
+            help="Show one section only: stages, deals or pipeline (CSV shows one; default "
+            "stages, or deals when --by is a column of opportunities).",
             show_default=False,
         ),
     ] = None,
+    all_deals: Annotated[
+        bool,
+        typer.Option(
+            "--all-deals",
+            help="Deal sections count every opportunity, not only those the won stage's "
+            "'filter' keeps (e.g. also expansions and renewals).",
+        ),
+    ] = False,
     fmt: FormatOpt = OutputFormat.table,
     store: StoreOpt = None,
 ) -> None:
@@ -111,6 +121,9 @@ def funnel(
     open pipeline.
 
     Example: cueva funnel ./acme --from 2026-01-01 --to 2026-06-30 --by channel --grain month
+
+    Example (win rate by deal type, every type): cueva funnel ./acme --period 2026-Q1 --by type
+    --all-deals
     """
     with open_workspace(path, store) as ws:
         contract = ws.contract
@@ -124,10 +137,12 @@ def funnel(
             grain=grain.value if grain is not None else None,
             window_days=window_days,
             target_pipeline=target_pipeline,
+            sections=[section.value] if section is not None else None,
+            opportunity_filter={} if all_deals else None,
         )
         window = window_days if window_days is not None else contract.funnel.conversion_window_days
     fmt_value = fmt.value if hasattr(fmt, "value") else str(fmt)
-    names = [section.value] if section is not None else list(report)
+    names = list(report)
     if fmt_value == "json":
         payload: dict[str, Any] = {
             "period": {
@@ -139,13 +154,14 @@ def funnel(
             "grain": grain.value if grain is not None else None,
             "window_days": window,
             "target_pipeline": target_pipeline,
+            "deal_filter": deal_filter(contract, {} if all_deals else None),
             "currency": contract.currency,
         }
         payload.update({n: records(report[n]) for n in names})
         console.file.write(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
         return
     if fmt_value == "csv":
-        emit(report[names[0] if section is not None else "stages"], "csv", console=console)
+        emit(report[names[0]], "csv", console=console)
         return
     console.print(
         f"{contract.company} funnel, {chosen.label} ({chosen.start} to {chosen.last_day})"

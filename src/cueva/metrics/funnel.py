@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -88,8 +88,10 @@ def stage_entries(
     the entry time is the earliest of the stage events whose ``stage`` is one of ``events``
     (for the stage's entity type) and the non-null values of the ``field`` column; with
     ``where``, only entities whose boolean column ``where`` (on ``people`` for person stages,
-    ``opportunities`` for opportunity stages) is true enter the stage. Date columns count as
-    midnight of that day.
+    ``opportunities`` for opportunity stages) is true enter the stage; with ``filter``
+    (column -> allowed values of that same table, ``null`` for a missing value), only entities
+    whose columns hold one of the listed values (e.g. ``{type: [new]}``: new business only).
+    Date columns count as midnight of that day.
 
     Columns:
 
@@ -173,6 +175,8 @@ def _first_entries(store: Store, stage: Stage) -> tuple[ir.Table, ir.Table | Non
                 "not a boolean"
             )
         base = base.filter(base[entry.where].fill_null(False))
+    if entry.filter:
+        base = base.filter(value_filter(base, entry.filter, f"{ctx}: filter", base_name, types))
     events = None
     if entry.events:
         ev = store.table("stage_events")
@@ -196,6 +200,34 @@ def _first_entries(store: Store, stage: Stage) -> tuple[ir.Table, ir.Table | Non
             )
         field = column
     return base, events, field
+
+
+def value_filter(
+    table: ir.Table,
+    allowed: Mapping[str, Sequence[str | None]],
+    ctx: str,
+    table_name: str,
+    types: Mapping[str, Any] | None = None,
+) -> ir.BooleanValue:
+    """The condition of a value filter (column -> allowed values; ``None`` allows a missing
+    value) on ``table``: true where every named column holds one of its values. Values are
+    compared as text (a non-string column is cast to string). ContractError names ``ctx``
+    when a column is not in the table."""
+    types = dict(table.schema().items()) if types is None else types
+    cond: ir.BooleanValue = ibis.literal(True)
+    for column, values in allowed.items():
+        if column not in types:
+            raise ContractError(
+                f"{ctx}: {column!r} is not a column of {table_name}; "
+                f"its columns are: {', '.join(types)}"
+            )
+        col = table[column] if types[column].is_string() else table[column].cast("string")
+        listed = [v for v in values if v is not None]
+        ok = col.isin(listed) if listed else ibis.literal(False)
+        if len(listed) < len(values):
+            ok = col.isnull() | ok
+        cond = cond & ok.fill_null(False)
+    return cond
 
 
 def _earliest(a: ir.Value, b: ir.Value) -> ir.Value:
@@ -255,7 +287,7 @@ def _build_entries(store: Store, chosen: Sequence[tuple[int, Stage]], by: str | 
                 direct.append(part.filter(part._at.notnull()))
             else:
                 assert events is not None
-                if stage.entry.where is not None:
+                if stage.entry.where is not None or stage.entry.filter:
                     events = events.filter(events._eid.isin(base[key]))
                 by_events.append(
                     events.select(_eid=events._eid, **tag, _at=events._ev.cast("timestamp"))
@@ -332,12 +364,31 @@ def segment_columns(store: Store) -> list[str]:
     return cols
 
 
-def check_segment(store: Store, by: str | None) -> str | None:
+def deal_segment_columns(store: Store) -> list[str]:
+    """Valid ``by`` values of the deal metrics: :func:`segment_columns`, then the columns of
+    ``opportunities`` that are not already there (e.g. ``type``, ``stage``, ``lost_reason``).
+    A name in both (e.g. ``created_at``) means the people/accounts column."""
+    store = _snap(store)
+    cols = segment_columns(store)
+    return cols + [c for c in _columns(store, "opportunities") if c not in cols]
+
+
+def check_segment(store: Store, by: str | None, *, deals: bool = False) -> str | None:
+    """``by`` if it is a valid segment (of the deal metrics with ``deals``), else UsageError
+    listing the valid ones."""
     if by is None:
         return None
-    valid = segment_columns(store)
+    valid = deal_segment_columns(store) if deals else segment_columns(store)
     if by not in valid and by not in OWNER_SEGMENTS:
-        raise UsageError(f"unknown segment column {by!r}; valid columns: {', '.join(valid)}")
+        opp = (
+            ""
+            if deals or by not in _columns(_snap(store), "opportunities")
+            else (
+                f"; {by!r} is a column of opportunities: it segments the deal sections only "
+                "(deals, pipeline)"
+            )
+        )
+        raise UsageError(f"unknown segment column {by!r}{opp}; valid columns: {', '.join(valid)}")
     return by
 
 
@@ -438,9 +489,11 @@ def _query(
     period: Period,
     by: str | None,
     grain: str | None,
+    deals: bool = False,
 ) -> _Query:
     store = _snap(store)
-    return _Query(store, contract, period, check_segment(store, by), check_grain(grain))
+    seg = check_segment(store, by, deals=deals)
+    return _Query(store, contract, period, seg, check_grain(grain))
 
 
 def _execute(expr: ir.Table) -> pd.DataFrame:
@@ -739,13 +792,37 @@ def _times(q: _Query, e: ir.Table) -> pd.DataFrame:
 # --------------------------------------------------------------------------- deals
 
 
-def _opportunities(q: _Query) -> ir.Table:
+def won_stage(contract: Contract) -> Stage | None:
+    """The won stage: the funnel's last opportunity stage (None without one)."""
+    opp = [s for s in contract.funnel.stages if s.entry.entity_type == "opportunity"]
+    return opp[-1] if opp else None
+
+
+def deal_filter(
+    contract: Contract, override: Mapping[str, Sequence[str | None]] | None = None
+) -> dict[str, list[str | None]]:
+    """The value filter of the deal metrics (:func:`deal_metrics`, :func:`open_pipeline`):
+    ``override`` when given (``{}``: every opportunity), else the won stage's ``filter``, so
+    win rate and pipeline count the same deals as the funnel's won stage."""
+    if override is not None:
+        return {k: list(v) for k, v in override.items()}
+    won = won_stage(contract)
+    return dict(won.entry.filter or {}) if won is not None else {}
+
+
+def _opportunities(q: _Query, only: Mapping[str, Sequence[str | None]] | None) -> ir.Table:
     o = q.store.table("opportunities")
+    allowed = deal_filter(q.contract, only)
+    if allowed:
+        o = o.filter(value_filter(o, allowed, "deal filter", "opportunities"))
     is_won = o.is_won.fill_null(False)
     closed = o.is_closed.fill_null(False) | is_won
     o = o.mutate(_won=is_won, _closed=closed, _amt=o.amount.cast("float64"))
     if q.by is not None:
-        o = with_segment(o, q.store, q.by, "_seg")
+        if q.by in OWNER_SEGMENTS or q.by in segment_columns(q.store):
+            o = with_segment(o, q.store, q.by, "_seg")
+        else:  # an opportunity column (deal_segment_columns)
+            o = o.mutate(_seg=o[q.by].cast("string").fill_null(NONE_LABEL))
     return o
 
 
@@ -755,17 +832,24 @@ def deal_metrics(
     period: Period,
     by: str | None = None,
     grain: str | None = None,
+    *,
+    opportunity_filter: Mapping[str, Sequence[str | None]] | None = None,
 ) -> pd.DataFrame:
     """Win rate, deal size and sales cycle over the opportunities closed in the period
     (``is_closed`` or ``is_won`` true, ``close_date`` in the period; bucketed by close date).
+
+    Only the opportunities that pass the won stage's ``filter`` count (e.g. new business),
+    or ``opportunity_filter`` instead (``{}``: every opportunity); see :func:`deal_filter`.
+    ``by`` may also be a column of ``opportunities`` (e.g. ``type``;
+    :func:`deal_segment_columns`).
 
     Columns: [``by``], [``period``], ``won``, ``lost``, ``win_rate`` (won / (won + lost)),
     ``won_amount``, ``lost_amount``, ``win_rate_value`` (won amount / (won + lost amount)),
     ``avg_deal_size`` (mean amount of won deals), ``sales_cycle_median_days`` and
     ``sales_cycle_mean_days`` (close date minus creation date, won deals).
     """
-    q = _query(store, contract, period, by, grain)
-    o = _opportunities(q)
+    q = _query(store, contract, period, by, grain, deals=True)
+    o = _opportunities(q, opportunity_filter)
     o = o.filter(o._closed & q.in_period(o.close_date))
     o = o.mutate(_cycle=o.close_date.delta(o.created_at.date(), unit="day").cast("float64"))
     o, cols = q.group(o, o.close_date)
@@ -815,18 +899,21 @@ def open_pipeline(
     by: str | None = None,
     grain: str | None = None,
     target: float | None = None,
+    *,
+    opportunity_filter: Mapping[str, Sequence[str | None]] | None = None,
 ) -> pd.DataFrame:
     """Open pipeline as of the end of the period (with a grain: of each bucket, cut at the
     period's end): opportunities created before that moment and not closed by it (closed
     means ``is_closed`` or ``is_won`` with ``close_date`` before it, or no close date).
-    Pipeline coverage = open amount / ``target``.
+    Pipeline coverage = open amount / ``target``. Opportunities, ``opportunity_filter`` and
+    ``by`` as in :func:`deal_metrics`.
 
     Columns: [``by``], [``period``], ``as_of`` (the last day included), ``open_deals``,
     ``open_pipeline``, ``pipeline_coverage`` (NaN without a target).
     """
-    q = _query(store, contract, period, by, grain)
+    q = _query(store, contract, period, by, grain, deals=True)
     _check_target(target)
-    o = _opportunities(q)
+    o = _opportunities(q, opportunity_filter)
     if q.grain is None:
         ends = pd.DataFrame({"_end": [period.end]})
     else:
@@ -927,8 +1014,13 @@ def funnel_report(
     grain: str | None = None,
     window_days: int | None = None,
     target_pipeline: float | None = None,
+    *,
+    sections: Sequence[str] | None = None,
+    opportunity_filter: Mapping[str, Sequence[str | None]] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The whole funnel for a period (default: the whole data range) as three frames:
+    """The whole funnel for a period (default: the whole data range) as three frames
+    (``sections``: only the named ones; by default all, or only ``deals`` and ``pipeline``
+    when ``by`` is a column of opportunities only, which segments deals, not stages):
 
     - ``stages``: [``by``], [``period``], ``stage``, ``label``, ``owner``, ``entered``, and for
       the step to the next stage ``next_stage``, ``conversion_period``, ``cohort``,
@@ -936,13 +1028,51 @@ def funnel_report(
       stage);
     - ``deals``: the columns of :func:`deal_metrics`;
     - ``pipeline``: the columns of :func:`open_pipeline`.
+
+    ``opportunity_filter`` is passed to the deal sections.
     """
     store = _snap(store)
-    if period is None:
-        period = data_period(store, contract)
-    q = _query(store, contract, period, by, grain)
+    if sections is None:
+        deal_only = by is not None and check_segment(store, by, deals=True) not in (
+            *segment_columns(store),
+            *OWNER_SEGMENTS,
+        )
+        sections = SECTIONS[1:] if deal_only else SECTIONS
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise UsageError(f"unknown section {unknown[0]!r}; sections: {', '.join(SECTIONS)}")
     window = _window(contract, window_days)
     _check_target(target_pipeline)
+    if period is None:
+        period = data_period(store, contract)
+    out: dict[str, pd.DataFrame] = {}
+    if "stages" in sections:
+        out["stages"] = _stage_section(store, contract, period, by, grain, window)
+    if "deals" in sections:
+        out["deals"] = deal_metrics(
+            store, contract, period, by, grain, opportunity_filter=opportunity_filter
+        )
+    if "pipeline" in sections:
+        out["pipeline"] = open_pipeline(
+            store,
+            contract,
+            period,
+            by,
+            grain,
+            target_pipeline,
+            opportunity_filter=opportunity_filter,
+        )
+    return out
+
+
+#: The sections of :func:`funnel_report`, in order.
+SECTIONS: tuple[str, ...] = ("stages", "deals", "pipeline")
+
+
+def _stage_section(
+    store: Store, contract: Contract, period: Period, by: str | None, grain: str | None, window: int
+) -> pd.DataFrame:
+    q = _query(store, contract, period, by, grain)
     with _pairable(q, None) as e:
         counts = _counts(q, e)
         cohort = _cohort(q, e, window)
@@ -984,20 +1114,19 @@ def funnel_report(
             "p90_days",
         ]
     ]
-    return {
-        "stages": q.finish(stages),
-        "deals": deal_metrics(store, contract, period, by, grain),
-        "pipeline": open_pipeline(store, contract, period, by, grain, target_pipeline),
-    }
+    return q.finish(stages)
 
 
 __all__ = [
     "ENTRY_COLUMNS",
     "NONE_LABEL",
+    "SECTIONS",
     "conversion_by_cohort",
     "conversion_by_period",
     "data_period",
+    "deal_filter",
     "deal_metrics",
+    "deal_segment_columns",
     "funnel_report",
     "materialized",
     "open_pipeline",
@@ -1005,5 +1134,7 @@ __all__ = [
     "stage_counts",
     "stage_entries",
     "stage_times",
+    "value_filter",
     "with_segment",
+    "won_stage",
 ]
