@@ -15,6 +15,7 @@ from cueva.metrics.funnel import stage_counts
 from cueva.periods import Period
 from cueva.sources import SourceMappingError, import_hubspot
 from cueva.workspace import Workspace
+from tests.test_sources_salesforce import type_filter
 
 HERE = Path(__file__).parent / "fixtures" / "hubspot"
 ALL_TIME = Period(date(2020, 1, 1), date(2030, 1, 1), "all")
@@ -132,14 +133,17 @@ def test_funnel_numbers_by_hand(both) -> None:
         has = contacts[contacts[col] != ""].hs_object_id
         return len({merged.get(i, i) for i in has})
 
-    want = {
-        "lead": len(set(contacts.hs_object_id) - set(merged)),
-        "mql": reached(STAGE_DATES["mql"]),
-        "sql": reached(STAGE_DATES["sql"]),
-        "opportunity": len(deals),
-        "won": int((deals.dealstage == "closedwon").sum()),
-    }
+    types = deals.dealtype.map({"newbusiness": "new", "existingbusiness": "expansion", "": None})
     for ws in both.values():
+        counted = types.map(type_filter(ws, "opportunity"))
+        won_counted = types.map(type_filter(ws, "won"))
+        want = {
+            "lead": len(set(contacts.hs_object_id) - set(merged)),
+            "mql": reached(STAGE_DATES["mql"]),
+            "sql": reached(STAGE_DATES["sql"]),
+            "opportunity": int(counted.sum()),
+            "won": int(((deals.dealstage == "closedwon") & won_counted).sum()),
+        }
         counts = stage_counts(ws.store(), ws.contract, ALL_TIME)
         assert dict(zip(counts.stage, counts.entered, strict=True)) == want
 

@@ -294,7 +294,6 @@ def build_salesforce(
 
     # ---------------------------------------------------------------- owners
     if user is not None:
-        team, _ = vm["department"].apply(user.department)
         u = user.filter(user.alive)
         team, _ = vm["department"].apply(u.department)
         build.add(
@@ -405,7 +404,7 @@ def build_salesforce(
             [
                 Check(
                     lh["__acct"].notnull() & lh.account_id.isnull(),
-                    "AccountId",
+                    "ConvertedAccountId",
                     lh["__acct"],
                     "unknown account id (not in Account.csv, or deleted)",
                 )
