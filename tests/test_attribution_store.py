@@ -272,3 +272,13 @@ def test_cli_malformed_path_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "p.csv row 3, column path ' > ': empty channel name" in r.stderr
     r = cli(capsys, "attribute", "--paths", str(p), "-m", "time_decay")
     assert r.returncode == 1 and "needs touch timestamps" in r.stderr
+
+
+def test_every_setting_and_model_is_documented() -> None:
+    from cueva.attribution.settings import MODEL_NAMES, AttributionSettings
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "attribution.md").read_text()
+    for key in AttributionSettings.model_fields:
+        assert f"`{key}`" in doc, key
+    for name in MODEL_NAMES:
+        assert f"`{name}`" in doc, name
