@@ -5,7 +5,8 @@
 Creates the demo workspace (seed 7) when ``--workspace`` does not hold one yet, then times,
 in one process: collecting the results (every section's metric functions), rendering the HTML
 (charts to SVG), printing the PDF, and the whole ``write_pack``. As a peer it times the same
-metric functions called directly, one after the other (what the single commands would run),
+metric functions called directly, one after the other (what the single commands would run: funnel twice,
+scorecard, gap plain and by channel, attribution),
 so the ratio shows what the pack adds on top of the metrics. Target (issue 7): the whole pack,
 PDF included, in under 15 seconds for a quarter of the ``large`` demo.
 """
@@ -31,6 +32,7 @@ TARGET_SECONDS = 15.0
 
 def peer(ws: Workspace, period: str, vs: str) -> float:
     """The metric functions the pack shows, called directly (no pack)."""
+    from cueva.attribution import attribute_store
     from cueva.gap.run import gap_report
     from cueva.metrics.funnel import funnel_report
     from cueva.sla import scorecard
@@ -44,6 +46,7 @@ def peer(ws: Workspace, period: str, vs: str) -> float:
         scorecard(store, contract, p)
     gap_report(store, contract, p, vs=q)
     gap_report(store, contract, p, vs=q, by="channel")
+    attribute_store(store, contract, start=p.start_dt, end=p.end_dt)
     return time.perf_counter() - t0
 
 
