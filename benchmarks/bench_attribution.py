@@ -79,6 +79,28 @@ def work_cueva(task: str, path: str) -> dict[str, Any]:
     return {"model": t2 - t1, "total": t2 - t0, "read": t1 - t0, "peak_mb": _peak_mb(), **out}
 
 
+def work_store(task: str, path: str) -> dict[str, Any]:
+    """All models over a workspace's store (journeys built in the engine)."""
+    from cueva.attribution.journeys import journeys_from_store
+    from cueva.attribution.report import attribute
+    from cueva.workspace import Workspace
+
+    ws = Workspace.open(path)
+    s = ws.contract.attribution.override(milestone=task)
+    t0 = time.perf_counter()
+    j = journeys_from_store(ws.store(), ws.contract, s)
+    t1 = time.perf_counter()
+    attribute(
+        j.paths, "all", s, spend_by_channel=j.spend_by_channel,
+        spend_by_campaign=j.spend_by_campaign, influenced=j.influenced, store_mode=True,
+    )  # fmt: skip
+    t2 = time.perf_counter()
+    return {
+        "model": t2 - t1, "total": t2 - t0, "read": t1 - t0, "peak_mb": _peak_mb(),
+        "journeys": j.paths.n_paths, "touches": len(j.paths.touches),
+    }  # fmt: skip
+
+
 def work_ca(task: str, path: str) -> dict[str, Any]:
     import contextlib
     import io
@@ -197,16 +219,18 @@ def fmt(r: dict[str, Any] | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--work", type=Path, default=HERE / "_work")
     ap.add_argument("--peer-python", default=None, help="interpreter with the peers installed")
     ap.add_argument("--skip-mam-markov", action="store_true", help="MAM Markov needs ~7 GB")
     ap.add_argument("--orders", type=int, nargs="+", default=[2, 3])
+    ap.add_argument("--store", type=Path, nargs="*", default=[], help="workspaces to time")
+    ap.add_argument("--milestone", default="opportunity", help="milestone for --store")
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "TASK", "PATH"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         tool, task, path = a.worker
-        fn = {"cueva": work_cueva, "ca": work_ca, "mam": work_mam}[tool]
+        fn = {"cueva": work_cueva, "store": work_store, "ca": work_ca, "mam": work_mam}[tool]
         print(json.dumps(fn(task, path)))
         return
 
@@ -216,6 +240,15 @@ def main() -> None:
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     me = sys.executable
     peer = a.peer_python
+    for ws in a.store:
+        r = run(me, "store", a.milestone, ws)
+        print(f"\n== store {ws}: all models, milestone {a.milestone}")
+        if r is not None:
+            print(
+                f"  {r['journeys']:,} journeys, {r['touches']:,} touches: journeys "
+                f"{r['read']:.2f} s + models {r['model']:.2f} s = {r['total']:.2f} s, "
+                f"peak {r['peak_mb']:.0f} MB"
+            )
     for n in a.sizes:
         path = ensure_input(a.work, n)
         print(f"\n== {n:,} path rows ({path.name}, 20 channels)")
