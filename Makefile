@@ -1,11 +1,11 @@
 # One task runner: the targets the README names are the ones CI runs.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY_DIRS := $(wildcard src tests benchmarks)
 DEMO_DIR ?= demo
 SEED ?= 7
-SCALE ?= small
+SCALE ?= medium
 
 .PHONY: demo test lint typecheck pytest bench bench-large docs clean
 
@@ -19,7 +19,8 @@ venv: $(BIN)/cueva
 
 demo: $(BIN)/cueva
 	$(BIN)/cueva demo $(DEMO_DIR) --seed $(SEED) --scale $(SCALE) --force
-	$(BIN)/cueva funnel $(DEMO_DIR) --by channel
+	$(BIN)/cueva funnel $(DEMO_DIR) --period 2026-Q2 --by channel
+	$(BIN)/cueva report $(DEMO_DIR) --period 2026-Q2 --vs 2026-Q1 --out $(DEMO_DIR)/pack.html --pdf
 
 lint: $(BIN)/cueva
 	$(BIN)/ruff check $(PY_DIRS)
