@@ -38,9 +38,6 @@ MAX_ERRORS_PER_FILE = 20
 MEMORY_LIMIT_ENV = "CUEVA_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "1GB"
 
-#: Compression methods not used for the segments an import writes (see ``write``).
-IMPORT_SKIPS_COMPRESSION = "fsst,dictionary"
-
 #: The longest CSV record the reader accepts (a 10 MB note fits; more is refused, located).
 MAX_LINE_SIZE = 32 << 20
 
@@ -563,17 +560,10 @@ class DuckDBAdapter(Adapter):
         written: dict[str, int] = {}
         order = {n: i for i, n in enumerate(LOAD_ORDER)}
         try:
-            # Choosing dictionary or FSST compression for each string segment costs more
-            # than half of the write's CPU time; imports store those segments with the
-            # cheaper methods (bit-packing, RLE, constants...): about 2x faster, a larger file.
-            self.raw.execute(f"SET disabled_compression_methods = {lit(IMPORT_SKIPS_COMPRESSION)}")
             for st in sorted(staged, key=lambda s: order[s.table.name]):
                 written[st.table.name] = written.get(st.table.name, 0) + self._write_one(st)
         except duckdb.Error as exc:
             raise StoreError(f"writing to the store failed: {_clean(exc)}") from exc
-        finally:
-            with contextlib.suppress(duckdb.Error):
-                self.raw.execute("RESET disabled_compression_methods")
         return written
 
     def _write_one(self, st: Staged) -> int:
