@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +13,10 @@ from rich.console import Console
 
 from cueva.workspace import Workspace
 
-console = Console(highlight=False, soft_wrap=True)
+# Rich falls back to 80 columns when stdout is not a terminal (make, pipes, CI logs), which
+# truncates wide tables; use a roomier width there unless COLUMNS says otherwise.
+_width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+console = Console(highlight=False, soft_wrap=True, width=_width)
 
 
 class OutputFormat(StrEnum):
