@@ -254,7 +254,7 @@ def test_cli_store_json_and_errors(company: Workspace, capsys: pytest.CaptureFix
     for args, message in [
         (("-m", "nope"), "error: unknown model 'nope'"),
         (("-m", "linear", "--show", "removal"), "needs the markov model"),
-        (("--order", "0"), "error: --markov-order"),
+        (("--order", "0"), "error: --order: Input should be greater than or equal to 1"),
         (("--level", "team"), "error: --level"),
         (("--from", "2026-01-01"), "give both --from and --to"),
     ]:

@@ -110,6 +110,7 @@ def attribute(
     """Multi-touch attribution: which channels earned the pipeline, revenue and margin.
 
     Example: cueva attribute --paths Data.csv --sep ';' --model markov --order 1 --format csv
+
     Example: cueva attribute ./acme --model all --milestone won --level account --period 2026-Q2
     """
     from cueva.attribution.report import attribute_paths, attribute_store
@@ -133,8 +134,9 @@ def attribute(
             return base.override(**changes)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "settings"
-            raise UsageError(f"--{where.replace('_', '-')}: {first['msg']}") from None
+            key = str(first["loc"][0]) if first["loc"] else "settings"
+            option = "order" if key == "markov_order" else key.replace("_", "-")
+            raise UsageError(f"--{option}: {first['msg']}") from None
 
     if paths is not None:
         if workspace is not None and (workspace / "cueva.yaml").is_file():
