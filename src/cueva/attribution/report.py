@@ -256,6 +256,7 @@ def attribute_store(
     from cueva.attribution.journeys import journeys_from_store
 
     s = settings or contract.attribution
+    names = resolve_models(models if models is not None else s.model, store_mode=True)
     j: Journeys = journeys_from_store(store, contract, s, start=start, end=end)
     meta = {
         "milestone": s.milestone,
@@ -271,7 +272,7 @@ def attribute_store(
     }
     return attribute(
         j.paths,
-        models if models is not None else s.model,
+        names,
         s,
         spend_by_channel=j.spend_by_channel,
         spend_by_campaign=j.spend_by_campaign,
