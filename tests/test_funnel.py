@@ -414,8 +414,9 @@ def test_timestamps_compare_as_wall_clock(ws: Workspace) -> None:
 
 @pytest.mark.parametrize("dialect", ["postgres", "duckdb"])
 def test_the_expressions_compile_for_other_engines(ws: Workspace, dialect: str) -> None:
-    # the metrics are portable Ibis: the stage entries, segments and stage pairs (the heavy
-    # queries) compile for PostgreSQL too, with no DuckDB-only SQL
+    # the metrics are portable Ibis: the stage entries, segments, the wide (pivoted) entries
+    # and the stage metrics over them (the heavy queries) compile for PostgreSQL too, with no
+    # DuckDB-only SQL
     import ibis
 
     from cueva.metrics import funnel as F
@@ -423,7 +424,10 @@ def test_the_expressions_compile_for_other_engines(ws: Workspace, dialect: str) 
     store, contract = ws.store(), ws.contract
     q = F._query(store, contract, Q1, "segment", "quarter")
     e = F._entries(q, None)
-    for expr in (e, F._pair_table(q, e, "a"), F._pair_table(q, e, "b")):
+    w = F._lazy_wide(q, e)
+    assert w.people is not None and w.opps is not None
+    exprs = [e, w.people, w.opps, F._counts_expr(q, w), F._cohort_expr(q, w, 90)]
+    for expr in [*exprs, F._times_expr(q, w)]:
         sql = str(ibis.to_sql(expr, dialect=dialect))
         assert "SELECT" in sql and "stage_events" in sql and "people" in sql
 

@@ -33,19 +33,23 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import ibis
 import numpy as np
 import pandas as pd
+import sqlglot as sg
+import sqlglot.expressions as sge
 
 from cueva.errors import ContractError, UsageError
 from cueva.periods import Grain, Period, bucket_labels, buckets, check_grain, truncate_expr
-from cueva.store import Store
+from cueva.store import IMPORTS_TABLE, Store
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -73,6 +77,8 @@ NONE_LABEL = "(none)"
 OWNER_SEGMENTS = ("owner", "owner_id")
 
 SECONDS_PER_DAY = 86400.0
+
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- stage entries
@@ -132,6 +138,8 @@ class _Snapshot(Store):
     lookup asks the engine's catalog; a call needs the same tables many times)."""
 
     def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.version: tuple[Any, ...] | None = None
         self.adapter = inner.adapter
         self.url = inner.url
         self._tables: dict[str, ir.Table] = {}
@@ -542,13 +550,23 @@ def stage_counts(
     segment and bucket (zero when nobody entered), in funnel order.
     """
     q = _query(store, contract, period, by, grain)
-    return q.finish(_counts(q, _entries(q, entries)))
+    with _wide(q, entries) as w:
+        return q.finish(_counts(q, w))
 
 
-def _counts(q: _Query, e: ir.Table) -> pd.DataFrame:
-    e = e.filter(q.in_period(e.entered_at))
-    e, cols = q.group(e, e.entered_at)
-    raw = _execute(e.group_by([*cols, "stage_order"]).aggregate(entered=e.count()))
+def _counts_expr(q: _Query, w: _Wide) -> ir.Table:
+    parts = []
+    for i in range(len(q.contract.funnel.stages)):
+        t = w.side(q, i)
+        f = t.filter(q.in_period(t[f"_at{i}"]))
+        parts.append(f.select(**_keys(q, f, i), stage_order=ibis.literal(i, "int64")))
+    u = _union(parts)
+    return u.group_by([*_grid_cols(q), "stage_order"]).aggregate(entered=u.count())
+
+
+def _counts(q: _Query, w: _Wide) -> pd.DataFrame:
+    cols = _grid_cols(q)
+    raw = _execute(_counts_expr(q, w))
     raw = raw.rename(columns={"stage_order": "_order"})
     grid = q.grid(raw)
     stages = pd.DataFrame(
@@ -583,7 +601,8 @@ def conversion_by_period(
     ``to_entered``, ``conversion_period`` (NaN when nobody entered A).
     """
     q = _query(store, contract, period, by, grain)
-    counts = _counts(q, _entries(q, entries))
+    with _wide(q, entries) as w:
+        counts = _counts(q, w)
     return q.finish(_period_conversion(q, counts))
 
 
@@ -621,43 +640,6 @@ def _boundary(contract: Contract) -> int:
         ):
             return i
     return -1
-
-
-def _pair_table(q: _Query, e: ir.Table, side: str) -> ir.Table:
-    """Entries joined with the linked entry of the next (or previous) stage, for every pair
-    of consecutive stages at once; ``_pair`` is the position of the pair's first stage.
-
-    ``side="a"``: one row per entry into a stage A (not the last) in the period (the cohort),
-    with ``_a_at`` and ``_b_at``, the first linked entry into the next stage B (null when
-    none). ``side="b"``: one row per entry into a stage B (not the first) in the period, with
-    ``_b_at`` and ``_a_at``, the linked entry into the stage before it (null when none).
-
-    The link is the entity itself when A and B are stages of one entity type, else the
-    ``person_id`` (a person stage followed by an opportunity stage).
-    """
-    boundary = _boundary(q.contract)
-    last = len(q.contract.funnel.stages) - 1
-    # (stage_order, entity_id) is unique in stage entries, and a person stage's person_id is
-    # its entity_id: only the opportunities of the boundary stage need grouping (by person).
-    if side == "a":
-        ea = e.filter(q.in_period(e.entered_at) & (e.stage_order < last))
-        eb = e.filter((e.stage_order > 0) & (e.stage_order != boundary))
-        bb = eb.select(_b_pair=eb.stage_order - 1, _b_key=eb.entity_id, _b_at=eb.entered_at)
-        if boundary > 0:
-            eo = e.filter((e.stage_order == boundary) & e.person_id.notnull())
-            first = eo.group_by(_b_key=eo.person_id).aggregate(_b_at=eo.entered_at.min())
-            first = first.select(
-                _b_pair=ibis.literal(boundary - 1, "int64"), _b_key=first._b_key, _b_at=first._b_at
-            )
-            bb = ibis.union(bb, first, distinct=False)
-        j = ea.left_join(bb, (ea.stage_order == bb._b_pair) & (ea.entity_id == bb._b_key))
-        return j.mutate(_a_at=j.entered_at, _pair=j.stage_order)
-    eb = e.filter(q.in_period(e.entered_at) & (e.stage_order > 0))
-    eb = eb.mutate(_prev_key=(eb.stage_order == boundary).ifelse(eb.person_id, eb.entity_id))
-    ea = e.filter(e.stage_order < last)
-    aa = ea.select(_a_pair=ea.stage_order + 1, _a_key=ea.entity_id, _a_at=ea.entered_at)
-    j = eb.left_join(aa, (eb.stage_order == aa._a_pair) & (eb._prev_key == aa._a_key))
-    return j.mutate(_b_at=j.entered_at, _pair=j.stage_order - 1)
 
 
 def _name_pairs(q: _Query, raw: pd.DataFrame) -> pd.DataFrame:
@@ -698,8 +680,8 @@ def conversion_by_cohort(
     """
     q = _query(store, contract, period, by, grain)
     window = _window(contract, window_days)
-    with _pairable(q, entries) as e:
-        return q.finish(_cohort(q, e, window))
+    with _wide(q, entries) as w:
+        return q.finish(_cohort(q, w, window))
 
 
 def _window(contract: Contract, window_days: int | None) -> int:
@@ -709,12 +691,30 @@ def _window(contract: Contract, window_days: int | None) -> int:
     return n
 
 
-def _cohort(q: _Query, e: ir.Table, window: int) -> pd.DataFrame:
-    j = _pair_table(q, e, "a")
-    reached = j._b_at.notnull() & (j._b_at <= j._a_at + ibis.interval(days=window))
-    j, cols = q.group(j.mutate(_reached=reached), j._a_at)
-    agg = j.group_by([*cols, "_pair"]).aggregate(cohort=j.count(), reached=j._reached.sum())
-    raw = _name_pairs(q, _execute(agg))
+def _cohort_expr(q: _Query, w: _Wide, window: int) -> ir.Table:
+    # the cohort: entries into A in the period, on A's wide table (for the step from a person
+    # stage to an opportunity stage, the person's row holds their first such opportunity)
+    parts = []
+    for i in range(len(q.contract.funnel.stages) - 1):
+        t = w.side(q, i)
+        f = t.filter(q.in_period(t[f"_at{i}"]))
+        a, b = f[f"_at{i}"], f[f"_at{i + 1}"]
+        reached = b.notnull() & (b <= a + ibis.interval(days=window))
+        parts.append(
+            f.select(
+                **_keys(q, f, i),
+                _pair=ibis.literal(i, "int64"),
+                _reached=reached.cast("int64"),
+            )
+        )
+    u = _union(parts)
+    return u.group_by([*_grid_cols(q), "_pair"]).aggregate(
+        cohort=u.count(), reached=u._reached.sum()
+    )
+
+
+def _cohort(q: _Query, w: _Wide, window: int) -> pd.DataFrame:
+    raw = _name_pairs(q, _execute(_cohort_expr(q, w, window)))
     return _complete_pairs(
         q, raw, {"cohort": 0, "reached": 0}, "conversion_cohort", "reached", "cohort"
     )
@@ -773,19 +773,36 @@ def stage_times(
     ``median_days``, ``p90_days`` (NaN when there are no pairs).
     """
     q = _query(store, contract, period, by, grain)
-    with _pairable(q, entries) as e:
-        return q.finish(_times(q, e))
+    with _wide(q, entries) as w:
+        return q.finish(_times(q, w))
 
 
-def _times(q: _Query, e: ir.Table) -> pd.DataFrame:
-    j = _pair_table(q, e, "b")
-    j = j.filter(j._a_at.notnull() & (j._a_at <= j._b_at))
-    j = j.mutate(_d=_days(j._b_at, j._a_at))
-    j, cols = q.group(j, j._b_at)
-    agg = j.group_by([*cols, "_pair"]).aggregate(
-        pairs=j.count(), median_days=j._d.quantile(0.5), p90_days=j._d.quantile(0.9)
+def _times_expr(q: _Query, w: _Wide) -> ir.Table:
+    # entries into B in the period, on B's wide table, with the linked entry into A (for an
+    # opportunity stage after a person stage: the person's entry, ``_atp``)
+    boundary = _boundary(q.contract)
+    parts = []
+    for i in range(len(q.contract.funnel.stages) - 1):
+        t = w.side(q, i + 1)
+        b = t[f"_at{i + 1}"]
+        a = t._atp if i + 1 == boundary else t[f"_at{i}"]
+        f = t.filter(q.in_period(b) & a.notnull() & (a <= b))
+        a = f._atp if i + 1 == boundary else f[f"_at{i}"]
+        parts.append(
+            f.select(
+                **_keys(q, f, i + 1),
+                _pair=ibis.literal(i, "int64"),
+                _d=_days(f[f"_at{i + 1}"], a),
+            )
+        )
+    u = _union(parts)
+    return u.group_by([*_grid_cols(q), "_pair"]).aggregate(
+        pairs=u.count(), median_days=u._d.quantile(0.5), p90_days=u._d.quantile(0.9)
     )
-    raw = _name_pairs(q, _execute(agg))
+
+
+def _times(q: _Query, w: _Wide) -> pd.DataFrame:
+    raw = _name_pairs(q, _execute(_times_expr(q, w)))
     return _complete_pairs(q, raw, {"pairs": 0})
 
 
@@ -811,8 +828,26 @@ def deal_filter(
 
 
 def _opportunities(q: _Query, only: Mapping[str, Sequence[str | None]] | None) -> ir.Table:
-    o = q.store.table("opportunities")
+    """The opportunities the deal metrics read (``_won``, ``_closed``, ``_amt``,
+    ``close_date``, ``created_at``, ``_seg`` with ``by``), computed once per store, data
+    version, filter and segment into a temporary table."""
     allowed = deal_filter(q.contract, only)
+    key = "|".join(["deals", json.dumps(allowed, sort_keys=True), str(q.by)])
+
+    def build(names: list[str]) -> ir.Table:
+        o = _deal_rows(q, allowed)
+        cols = ["_won", "_closed", "_amt", "close_date", "created_at"]
+        cols += ["_seg"] if q.by is not None else []
+        name = f"_cueva_tmp_{uuid.uuid4().hex[:12]}"
+        table = q.store.con.create_table(name, o.select(*cols), temp=True)
+        names.append(name)
+        return table
+
+    return _cached(q.store, key, build)
+
+
+def _deal_rows(q: _Query, allowed: Mapping[str, Sequence[str | None]]) -> ir.Table:
+    o = q.store.table("opportunities")
     if allowed:
         o = o.filter(value_filter(o, allowed, "deal filter", "opportunities"))
     is_won = o.is_won.fill_null(False)
@@ -965,27 +1000,230 @@ def materialized(store: Store, expr: ir.Table) -> Iterator[ir.Table]:
     try:
         yield table
     finally:
+        _drop(store, [name])
+
+
+# --------------------------------------------------------------------------- wide entries
+
+
+@dataclass(frozen=True)
+class _Wide:
+    """Stage entries pivoted to one row per entity, the shape the stage metrics read.
+
+    ``people``: one row per person with ``_at<i>`` (entry into person stage ``i``) and, for
+    the first opportunity stage after the person stages (position ``boundary``),
+    ``_at<boundary>``: the person's first opportunity entry into it. ``opps``: one row per
+    opportunity with ``_at<i>`` for the opportunity stages and ``_atp``, its person's entry
+    into the stage before ``boundary``. Both carry ``_seg`` (with ``by``) and ``_b<i>``, the
+    bucket of ``_at<i>`` (with a grain), computed once.
+
+    Every metric is then a scan of these tables without joins: a stage pair is two columns
+    of one row.
+    """
+
+    people: ir.Table | None
+    opps: ir.Table | None
+
+    def side(self, q: _Query, i: int) -> ir.Table:
+        """The table that holds the entries into stage ``i``."""
+        person = q.contract.funnel.stages[i].entry.entity_type == "person"
+        t = self.people if person else self.opps
+        assert t is not None
+        return t
+
+
+def _keys(q: _Query, t: ir.Table, i: int) -> dict[str, Any]:
+    """The grouping columns of an entry into stage ``i`` of wide table ``t``."""
+    keys: dict[str, Any] = {}
+    if q.by is not None:
+        keys["_seg"] = t._seg.fill_null(NONE_LABEL)
+    if q.grain is not None:
+        keys["_bucket"] = t[f"_b{i}"]
+    return keys
+
+
+def _union(parts: Sequence[ir.Table]) -> ir.Table:
+    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+
+
+def _orders(contract: Contract, etype: str) -> list[int]:
+    return [i for i, s in enumerate(contract.funnel.stages) if s.entry.entity_type == etype]
+
+
+def _with_buckets(q: _Query, t: ir.Table, orders: Sequence[int]) -> ir.Table:
+    if q.grain is None:
+        return t
+    grain = q.grain
+    return t.mutate(**{f"_b{i}": truncate_expr(t[f"_at{i}"], grain, q.fys) for i in orders})
+
+
+def _pivot_people(q: _Query, e: ir.Table) -> ir.Table | None:
+    orders = _orders(q.contract, "person")
+    if not orders:
+        return None
+    boundary = _boundary(q.contract)
+    keep = e.stage_order.isin(orders)
+    if boundary > 0:
+        keep = keep | ((e.stage_order == boundary) & e.person_id.notnull())
+    src = e.filter(keep)
+    if boundary > 0:
+        src = src.mutate(_k=(src.stage_order == boundary).ifelse(src.person_id, src.entity_id))
+    else:
+        src = src.mutate(_k=src.entity_id)
+    aggs: dict[str, Any] = {
+        f"_at{i}": src.entered_at.min(where=src.stage_order == i)
+        for i in [*orders, *([boundary] if boundary > 0 else [])]
+    }
+    if q.by is not None:
+        aggs["_seg"] = src._seg.max(where=src.stage_order != boundary)
+    return _with_buckets(q, src.group_by("_k").aggregate(**aggs), orders)
+
+
+def _pivot_opps(q: _Query, e: ir.Table, people: ir.Table | None) -> ir.Table | None:
+    orders = _orders(q.contract, "opportunity")
+    if not orders:
+        return None
+    boundary = _boundary(q.contract)
+    src = e.filter(e.stage_order.isin(orders))
+    aggs: dict[str, Any] = {
+        f"_at{i}": src.entered_at.min(where=src.stage_order == i) for i in orders
+    }
+    aggs["_pid"] = src.person_id.max()
+    if q.by is not None:
+        aggs["_seg"] = src._seg.max()
+    o = src.group_by(_k=src.entity_id).aggregate(**aggs)
+    if boundary > 0 and people is not None:
+        p = people.select(_pk=people._k, _atp=people[f"_at{boundary - 1}"])
+        j = o.left_join(p, o._pid == p._pk)
+        o = j.select(*o.columns, "_atp")
+    return _with_buckets(q, o, orders)
+
+
+def _lazy_wide(q: _Query, e: ir.Table) -> _Wide:
+    """The wide tables of entries ``e`` as expressions (nothing computed)."""
+    people = _pivot_people(q, e)
+    return _Wide(people, _pivot_opps(q, e, people))
+
+
+def _build_wide(q: _Query, e: ir.Table, names: list[str]) -> _Wide:
+    """The wide tables of entries ``e``, computed into temporary tables of the engine (their
+    names are appended to ``names``): the entries once, then each pivot from them."""
+    con = q.store.con
+
+    def temp(expr: ir.Table) -> ir.Table:
+        name = f"_cueva_tmp_{uuid.uuid4().hex[:12]}"
+        table = con.create_table(name, expr, temp=True)
+        names.append(name)
+        return table
+
+    cols = ["entity_id", "person_id", "stage_order", "entered_at"]
+    if q.by is not None:
+        cols.append("_seg")
+    long_name_at = len(names)
+    long = temp(e.select(*cols))
+    people = _pivot_people(q, long)
+    people_t = temp(people) if people is not None else None
+    opps = _pivot_opps(q, long, people_t)
+    opps_t = temp(opps) if opps is not None else None
+    _drop(q.store, [names.pop(long_name_at)])
+    return _Wide(people_t, opps_t)
+
+
+def _drop(store: Store, names: Sequence[str]) -> None:
+    """Drop temporary tables. ``DROP TABLE IF EXISTS`` is built with sqlglot in the backend's
+    own dialect, as Ibis does: Ibis 12's ``drop_table`` builds it the way older sqlglot
+    releases expected and, with sqlglot 30, sends a statement without the table's name."""
+    con = store.con
+    for name in names:
+        stmt = sge.Drop(kind="TABLE", tables=[sg.table(name, quoted=True)], exists=True)
         with contextlib.suppress(Exception):
-            con.drop_table(name, force=True)
+            con.raw_sql(stmt.sql(con.dialect))
+
+
+#: Wide entries per store: key -> (data version, tables, their names). Building the entries
+#: (a union of joins over the store's largest tables) costs far more than the metrics over
+#: them; a dashboard or a report asks for the same entries many times.
+_CACHE: weakref.WeakKeyDictionary[Store, dict[str, tuple[tuple[Any, ...], Any, list[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+#: Entries kept per store (one per contract funnel, segment and grain asked for, and per deal
+#: filter and segment).
+CACHE_SIZE = 8
+
+#: Tables whose content the stage entries depend on.
+_ENTRY_TABLES = ("people", "accounts", "stage_events", "opportunities")
+
+
+def data_version(store: Store) -> tuple[Any, ...]:
+    """What changes when data change: the number and time of the store's imports and the row
+    counts of the tables the entries read (one small query, asked once per metric call)."""
+    store = _snap(store)
+    assert isinstance(store, _Snapshot)
+    if store.version is not None:
+        return store.version
+    imports = store.table(IMPORTS_TABLE)
+    parts = [
+        imports.aggregate(
+            t=ibis.literal(IMPORTS_TABLE),
+            n=imports.count(),
+            last=imports.imported_at.max().cast("string"),
+        )
+    ]
+    for name in _ENTRY_TABLES:
+        t = store.table(name)
+        parts.append(t.aggregate(t=ibis.literal(name), n=t.count(), last=ibis.null("string")))
+    rows = _union(parts).execute().sort_values("t")
+    store.version = tuple(rows.itertuples(index=False, name=None))
+    return store.version
 
 
 @contextlib.contextmanager
-def _pairable(q: _Query, entries: ir.Table | None) -> Iterator[ir.Table]:
-    """Entries for the pair queries, which read them twice: the given ones, or the stage
-    entries computed once into a temporary table (only the columns the metrics read)."""
+def _wide(q: _Query, entries: ir.Table | None) -> Iterator[_Wide]:
+    """The wide entries for ``q``: of the given ``entries`` (computed for this call), else of
+    the contract's stage entries, cached per store and data version."""
     if entries is not None:
-        yield _entries(q, entries)
+        names: list[str] = []
+        try:
+            yield _build_wide(q, _entries(q, entries), names)
+        finally:
+            _drop(q.store, names)
         return
-    e = _entries(q, None)
-    cols: dict[str, Any] = {c: e[c] for c in ("entity_id", "person_id", "stage_order")}
-    cols["entered_at"] = e.entered_at
-    if q.by is not None:
-        cols["_seg"] = e._seg
-    if q.grain is not None:
-        # each metric buckets an entry by its own entry time: truncate once, here
-        cols["_bucket"] = truncate_expr(e.entered_at, q.grain, q.fys)
-    with materialized(q.store, e.select(**cols)) as table:
-        yield table
+    yield _cached_wide(q)
+
+
+def _cached(store: Store, key: str, build: Callable[[list[str]], _T]) -> _T:
+    """``build(names)`` (which computes temporary tables and appends their names), kept per
+    store and data version under ``key``; the least recently used of more than
+    :data:`CACHE_SIZE` entries are dropped."""
+    inner = store.inner if isinstance(store, _Snapshot) else store
+    version = data_version(store)
+    cache = _CACHE.setdefault(inner, {})
+    hit = cache.pop(key, None)
+    if hit is not None and hit[0] == version:
+        cache[key] = hit  # most recently used last
+        return cast("_T", hit[1])
+    if hit is not None:
+        _drop(store, hit[2])
+    names: list[str] = []
+    value = build(names)
+    cache[key] = (version, value, names)
+    while len(cache) > CACHE_SIZE:
+        _drop(store, cache.pop(next(iter(cache)))[2])
+    return value
+
+
+def _cached_wide(q: _Query) -> _Wide:
+    key = "|".join(
+        ["wide", q.contract.funnel.model_dump_json(), str(q.fys), str(q.by), str(q.grain)]
+    )
+    return _cached(q.store, key, lambda names: _build_wide(q, _entries(q, None), names))
+
+
+def clear_cache(store: Store) -> None:
+    """Drop the cached stage entries of ``store`` (they are rebuilt when next needed)."""
+    inner = store.inner if isinstance(store, _Snapshot) else store
+    for _, _, names in _CACHE.pop(inner, {}).values():
+        _drop(store, names)
 
 
 def data_period(store: Store, contract: Contract) -> Period:
@@ -1073,10 +1311,10 @@ def _stage_section(
     store: Store, contract: Contract, period: Period, by: str | None, grain: str | None, window: int
 ) -> pd.DataFrame:
     q = _query(store, contract, period, by, grain)
-    with _pairable(q, None) as e:
-        counts = _counts(q, e)
-        cohort = _cohort(q, e, window)
-        times = _times(q, e)
+    with _wide(q, None) as w:
+        counts = _counts(q, w)
+        cohort = _cohort(q, w, window)
+        times = _times(q, w)
     conv = _period_conversion(q, counts)
     cols = _grid_cols(q)
     step = conv[[*cols, "from_stage", "to_stage", "conversion_period"]]
@@ -1121,9 +1359,11 @@ __all__ = [
     "ENTRY_COLUMNS",
     "NONE_LABEL",
     "SECTIONS",
+    "clear_cache",
     "conversion_by_cohort",
     "conversion_by_period",
     "data_period",
+    "data_version",
     "deal_filter",
     "deal_metrics",
     "deal_segment_columns",
