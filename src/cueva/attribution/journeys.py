@@ -245,6 +245,7 @@ def journeys_from_store(
         marks=marks.cast("uint8"),
         age_days=(touches.at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / DAY_S,
     )
+    touches = touches.cache()  # computed once, read by the three queries below
 
     # journey-level table (converting ones carry their money), then touches in order
     jt = touches.select("journey").distinct()
@@ -281,6 +282,7 @@ def journeys_from_store(
             "a_person"
         )
 
+    journeys = journeys.cache()
     jframe = con.to_pyarrow(journeys.order_by("jidx"))
     tj = touches.join(journeys.select("journey", "jidx"), "journey")
     tframe = con.to_pyarrow(
