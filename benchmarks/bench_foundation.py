@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# The demo contract's funnel, which the pandas peer implements by hand (checked at run time).
+# The demo contract's funnel, which the pandas peer implements by hand (checked at run time;
+# the peer reads the stages' ``filter`` from the contract).
 STAGES = ("lead", "mql", "sql", "opportunity", "won")
 VIEWS: dict[str, dict[str, str | None]] = {
     "month": {"by": None, "grain": "month"},
@@ -150,19 +151,32 @@ def phase_funnel(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
     return out
 
 
+def _keep(frame: pd.DataFrame, rule: dict[str, list[str | None]] | None) -> pd.Series:
+    """Rows whose columns hold one of the listed values (a stage entry's ``filter``)."""
+    mask = pd.Series(True, index=frame.index)
+    for column, values in (rule or {}).items():
+        allowed = frame[column].isin([v for v in values if v is not None])
+        mask &= allowed | frame[column].isna() if None in values else allowed
+    return mask
+
+
 def pandas_funnel(
     people: pd.DataFrame,
     events: pd.DataFrame,
     opps: pd.DataFrame,
     start: date,
     end: date,
+    filters: dict[str, dict[str, list[str | None]] | None],
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """The demo contract's funnel in plain pandas: first entry per entity and stage (lead:
     people.created_at; mql, sql: first stage event; opportunity: created_at; won: close_date
-    of won deals), counted by month and by channel over [start, end), with period conversion
-    (entries into B / entries into A) and won, lost and win rate of deals closed in the period
-    (by close month or channel)."""
+    of won deals; the opportunity stages keep the deals their ``filter`` allows), counted by
+    month and by channel over [start, end), with period conversion (entries into B / entries
+    into A) and won, lost and win rate of the deals closed in the period that the won stage's
+    filter keeps (by close month or channel)."""
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    all_opps = opps
+    opps = all_opps[_keep(all_opps, filters["opportunity"])]
     channel = people.set_index("person_id")["channel"]
     parts = [
         pd.DataFrame({"stage": "lead", "pid": people.person_id, "at": people.created_at}),
@@ -176,6 +190,7 @@ def pandas_funnel(
     parts.append(
         pd.DataFrame({"stage": "opportunity", "pid": opps.person_id, "at": opps.created_at})
     )
+    opps = all_opps[_keep(all_opps, filters["won"])]
     won = opps.is_won.fillna(False).astype(bool)
     parts.append(
         pd.DataFrame(
@@ -237,12 +252,26 @@ def phase_pandas(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
     events = pd.read_parquet(data / "stage_events.parquet")
     opps = pd.read_parquet(
         data / "opportunities.parquet",
-        columns=["opportunity_id", "person_id", "created_at", "close_date", "is_closed", "is_won"],
+        columns=[
+            "opportunity_id",
+            "person_id",
+            "type",
+            "created_at",
+            "close_date",
+            "is_closed",
+            "is_won",
+        ],
     )
     load = time.perf_counter() - t
     funnel = json.loads((d / "funnel.json").read_text())
     start, end = (date.fromisoformat(x) for x in funnel["period"])
-    cold, warm, cpu, res = _best(lambda: pandas_funnel(people, events, opps, start, end), repeat)
+    from cueva.contract import load_contract
+
+    contract = load_contract(d / "ws" / "cueva.yaml")
+    filters = {s.name: s.entry.filter for s in contract.funnel.stages}
+    cold, warm, cpu, res = _best(
+        lambda: pandas_funnel(people, events, opps, start, end, filters), repeat
+    )
     return {"load": load, "cold": cold, "warm": warm, "cpu": cpu, "mismatches": compare(d, res)}
 
 
