@@ -282,3 +282,18 @@ def test_every_setting_and_model_is_documented() -> None:
         assert f"`{key}`" in doc, key
     for name in MODEL_NAMES:
         assert f"`{name}`" in doc, name
+
+
+def test_cli_subprocess_is_quiet_on_success(company: Workspace) -> None:
+    """A real process: nothing on stderr at exit (no cleanup tracebacks from the engine)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "cueva", "attribute", str(company.path), "-m", "all", "-f", "csv"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.startswith("channel,")

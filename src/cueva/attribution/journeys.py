@@ -89,9 +89,11 @@ def journeys_from_store(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    marks: bool = True,
 ) -> Journeys:
     """Build the journeys for ``settings`` (default: the contract's) whose milestone falls in
-    ``[start, end)`` (both optional)."""
+    ``[start, end)`` (both optional). ``marks=False`` skips the milestone marks (the lead,
+    opportunity and close touches), which only W-shaped and full-path need."""
     from cueva.metrics.funnel import stage_entries
 
     s = settings or contract.attribution
@@ -232,7 +234,7 @@ def journeys_from_store(
 
     # milestone marks: the last touch at or before the lead / opportunity / close entry
     jw = ibis.window(group_by=touches.journey)
-    marks: Any = ibis.literal(0)
+    mark_expr: Any = ibis.literal(0)
     for col, flag in (
         ("lead_at", MARK_LEAD),
         ("opp_at", MARK_OPPORTUNITY),
@@ -240,12 +242,12 @@ def journeys_from_store(
     ):
         before = touches.occurred_at <= touches[col]
         latest = ibis.ifelse(before, touches.occurred_at, ibis.null("timestamp")).max().over(jw)
-        marks = marks + ibis.ifelse(before & (touches.occurred_at == latest), flag, 0)
+        if marks:
+            mark_expr = mark_expr + ibis.ifelse(before & (touches.occurred_at == latest), flag, 0)
     touches = touches.mutate(
-        marks=marks.cast("uint8"),
+        marks=mark_expr.cast("uint8"),
         age_days=(touches.at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / DAY_S,
     )
-    touches = touches.cache()  # computed once, read by the three queries below
 
     # journey-level table (converting ones carry their money), then touches in order
     jt = touches.select("journey").distinct()
@@ -282,7 +284,6 @@ def journeys_from_store(
             "a_person"
         )
 
-    journeys = journeys.cache()
     jframe = con.to_pyarrow(journeys.order_by("jidx"))
     tj = touches.join(journeys.select("journey", "jidx"), "journey")
     tframe = con.to_pyarrow(
@@ -312,7 +313,7 @@ def journeys_from_store(
         measures=measures,
         nulls=jframe["nulls"].to_numpy(),
         touch_age_days=tframe["age_days"].to_numpy(),
-        marks=np.asarray(tframe["marks"].to_numpy(), dtype=np.uint8),
+        marks=np.asarray(tframe["marks"].to_numpy(), dtype=np.uint8) if marks else None,
         touch_campaign=camp_codes,
         campaigns=campaigns,
     )

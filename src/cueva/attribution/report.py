@@ -257,7 +257,8 @@ def attribute_store(
 
     s = settings or contract.attribution
     names = resolve_models(models if models is not None else s.model, store_mode=True)
-    j: Journeys = journeys_from_store(store, contract, s, start=start, end=end)
+    need_marks = any(m in ("w_shaped", "full_path") for m in names)
+    j: Journeys = journeys_from_store(store, contract, s, start=start, end=end, marks=need_marks)
     meta = {
         "milestone": s.milestone,
         "level": s.level,
