@@ -7,6 +7,11 @@ channel and month, and the same funnel in plain pandas in the same process, from
 already loaded in memory (counts by channel and month, cohort conversion, time between
 stages, deals, pipeline). Prints wall and CPU seconds, and the ratio pandas / Cueva.
 
+Cold: the first call on a store (the stage entries are built and cached); warm: later calls
+(the metrics read the cached entries until the data change). Peak memory: each side runs
+again in a fresh child process (``--child``) that reports its peak resident set size
+(VmHWM), next to a child that only imports the same modules and opens the store.
+
 Usage: .venv/bin/python benchmarks/bench_funnel.py [--people 1000000] [--seed 7] [--repeat 3]
        .venv/bin/python benchmarks/bench_funnel.py --workspace DIR --from 2025-01-01 --to 2026-06-30
 """
@@ -16,8 +21,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
+import json
 import os
 import platform
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -110,16 +119,67 @@ def load_frames(store: Any) -> dict[str, pd.DataFrame]:
             "amount",
         ],
     }
+    if "type" in store.table("opportunities").columns:
+        cols["opportunities"].append("type")
     return {name: store.table(name).select(*c).to_pandas() for name, c in cols.items()}
 
 
+def peer_types(contract: Any) -> list[str | None] | None:
+    """The opportunity types the contract's won stage keeps (None: every type)."""
+    allowed = F.deal_filter(contract)
+    return list(allowed["type"]) if "type" in allowed else None
+
+
+def child(side: str, workspace: Path, period: Any) -> None:
+    """Run one side once in this (fresh) process and print its peak RSS in MiB as JSON."""
+    ws = Workspace.open(workspace)
+    store, contract = ws.store(), ws.contract
+    t0 = time.perf_counter()
+    if side == "cueva":
+        F.funnel_report(store, contract, period, "channel", "month", target_pipeline=1e6)
+    elif side == "pandas":
+        frames = load_frames(store)
+        pandas_funnel(frames, period.start, period.end, peer_types(contract))
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"side": side, "peak_mib": peak_rss_mib(), "seconds": seconds}))
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process, in MiB: VmHWM (Linux), which starts afresh at
+    exec; ``ru_maxrss`` keeps the parent's size from before the exec (a child of a large
+    parent would report the parent's peak)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def peak_memory(workspace: Path, args: argparse.Namespace) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for side in ("imports", "cueva", "pandas"):
+        cmd = [sys.executable, __file__, "--child", side, "--workspace", str(workspace)]
+        cmd += ["--from", args.from_, "--to", args.to]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[side] = json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"]
+    return out
+
+
 def pandas_funnel(
-    frames: dict[str, pd.DataFrame], period_start: dt.date, period_end: dt.date
+    frames: dict[str, pd.DataFrame],
+    period_start: dt.date,
+    period_end: dt.date,
+    types: list[str | None] | None = None,
 ) -> dict[str, Any]:
     """The same funnel in plain pandas (the peer), from tables already in memory: counts by
     channel and month, cohort conversion and time between stages by channel, win rate and
-    deal size by channel, and open pipeline by channel."""
+    deal size by channel, and open pipeline by channel. ``types``: the opportunity types
+    counted (the contract's won stage filter; None: all)."""
     people, ev, opps = frames["people"], frames["stage_events"], frames["opportunities"]
+    if types is not None and "type" in opps.columns:
+        keep = opps.type.isin([t for t in types if t is not None])
+        opps = opps[keep | opps.type.isna()] if None in types else opps[keep]
     ev = ev[ev.entity_type == "person"]
     opps = opps.assign(
         is_closed=opps.is_closed.fillna(False).astype(bool)
@@ -212,7 +272,11 @@ def main() -> None:
     )
     parser.add_argument("--from", dest="from_", default="2025-01-01")
     parser.add_argument("--to", default="2026-06-30")
+    parser.add_argument("--child", choices=["imports", "cueva", "pandas"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args.child, args.workspace, period_from_range(args.from_, args.to))
+        return
     load = os.getloadavg()
     print(
         f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
@@ -227,14 +291,24 @@ def main() -> None:
             paths = synthesize(args.people, args.seed, root / "data")
             print(f"synthesized {args.people:,} people in {time.perf_counter() - t0:.1f}s")
             ws = Workspace.init(root / "ws", "Bench")
+            ws_path = ws.path
             result = import_files(ws.store(), paths, timezone=ws.contract.timezone)
             rows = {f.table: f.rows for f in result.files}
             print(f"imported {result.rows:,} rows in {result.seconds:.1f}s: {rows}")
         else:
             ws = Workspace.open(args.workspace)
+            ws_path = args.workspace
             print(f"workspace {args.workspace}")
         run(ws, period_from_range(args.from_, args.to), args.repeat)
         ws.close()
+        mem = peak_memory(ws_path, args)
+        print(
+            f"peak RSS (fresh process, MiB): imports only {mem['imports']:.0f}, "
+            f"cueva funnel_report (cold) {mem['cueva']:.0f}, pandas peer {mem['pandas']:.0f}; "
+            f"above imports: cueva {mem['cueva'] - mem['imports']:.0f}, "
+            f"pandas {mem['pandas'] - mem['imports']:.0f} "
+            f"(ratio {(mem['cueva'] - mem['imports']) / (mem['pandas'] - mem['imports']):.2f})"
+        )
 
 
 def run(ws: Workspace, period: Any, repeat: int) -> None:
@@ -252,18 +326,27 @@ def run(ws: Workspace, period: Any, repeat: int) -> None:
             store, contract, period, by, grain, target_pipeline=1e6
         ),
     }
+    F.clear_cache(store)
+    t0, c0 = time.perf_counter(), time.process_time()
+    queries["funnel_report (all sections)"]()
+    cold = (time.perf_counter() - t0, time.process_time() - c0)
+    print(
+        f"  {'funnel_report, cold':32s} {cold[0]:6.3f}s wall, {cold[1]:6.3f}s CPU (builds the cache)"
+    )
     timings = {name: best_of(fn, repeat) for name, fn in queries.items()}
     for name, (wall, cpu) in timings.items():
         print(f"  {name:32s} {wall:6.3f}s warm, {cpu:6.3f}s CPU (best of {repeat})")
     frames = load_frames(store)
+    types = peer_types(contract)
     pandas_wall, pandas_cpu = best_of(
-        lambda: pandas_funnel(frames, period.start, period.end), max(1, repeat - 2)
+        lambda: pandas_funnel(frames, period.start, period.end, types), max(1, repeat - 2)
     )
     report_wall, report_cpu = timings["funnel_report (all sections)"]
     print(f"  {'plain pandas, same funnel':32s} {pandas_wall:6.3f}s warm, {pandas_cpu:6.3f}s CPU")
     print(
-        f"ratio pandas / cueva funnel_report: {pandas_wall / report_wall:.1f}x wall, "
-        f"{pandas_cpu / report_cpu:.1f}x CPU; load average {os.getloadavg()[0]:.1f} at end"
+        f"ratio pandas / cueva funnel_report: warm {pandas_wall / report_wall:.1f}x wall, "
+        f"{pandas_cpu / report_cpu:.1f}x CPU; cold {pandas_wall / cold[0]:.1f}x wall, "
+        f"{pandas_cpu / cold[1]:.1f}x CPU; load average {os.getloadavg()[0]:.1f} at end"
     )
 
 
