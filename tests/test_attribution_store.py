@@ -289,6 +289,7 @@ def test_cli_subprocess_is_quiet_on_success(company: Workspace) -> None:
     import subprocess
     import sys
 
+    company.close()  # release the store's file lock; later tests reopen it
     proc = subprocess.run(
         [sys.executable, "-m", "cueva", "attribute", str(company.path), "-m", "all", "-f", "csv"],
         capture_output=True,
