@@ -110,3 +110,34 @@ def test_import_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     for command in ("init", "import", "status"):
         r = cli(capsys, command, "--help")
         assert r.returncode == 0 and "Example: cueva " + command in r.stdout
+
+
+MAPPING = Path(__file__).parent / "fixtures" / "mapping" / "mapping.yaml"
+
+
+def test_import_with_a_mapping_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cueva import --mapping` (the issue's spelling) imports what `import-crm --mapping` does."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for ws in (a, b):
+        assert cli(capsys, "init", str(ws)).returncode == 0
+    r = cli(capsys, "import", str(a), "--mapping", str(MAPPING), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "dry run: nothing written" in r.stdout
+    assert json.loads(cli(capsys, "status", str(a), "-f", "json").stdout)[3]["rows"] == 0
+    assert cli(capsys, "import", str(a), "--mapping", str(MAPPING)).returncode == 0
+    assert cli(capsys, "import-crm", str(b), "--mapping", str(MAPPING)).returncode == 0
+    rows_a = {
+        r["table"]: r["rows"]
+        for r in json.loads(cli(capsys, "status", str(a), "-f", "json").stdout)
+    }
+    rows_b = {
+        r["table"]: r["rows"]
+        for r in json.loads(cli(capsys, "status", str(b), "-f", "json").stdout)
+    }
+    assert rows_a == rows_b and rows_a["people"] > 0
+    r = cli(capsys, "import", str(a), "--mapping", str(MAPPING), str(MAPPING))
+    assert r.returncode == 1 and "either files or --mapping" in r.stderr
+    r = cli(capsys, "import", str(a))
+    assert r.returncode == 1 and "--mapping" in r.stderr
+    r = cli(capsys, "import", str(a), str(tmp_path / "people.csv"), "--dry-run")
+    assert r.returncode == 1 and "go with --mapping" in r.stderr

@@ -17,6 +17,7 @@ from cueva.cli.common import (
     console,
     open_workspace,
 )
+from cueva.errors import UsageError
 from cueva.importer import import_files
 from cueva.output import emit
 from cueva.status import status as store_status
@@ -50,9 +51,9 @@ def init(
 def import_cmd(
     path: WorkspaceArg,
     files: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(help="CSV or Parquet files named after their table.", show_default=False),
-    ],
+    ] = None,
     encoding: Annotated[
         str, typer.Option(help="Encoding of CSV files, e.g. utf-8, latin-1, cp1252.")
     ] = "utf-8",
@@ -63,12 +64,44 @@ def import_cmd(
     force: Annotated[
         bool, typer.Option(help="Import files even if the same content was imported before.")
     ] = False,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="Import any CRM's files through a mapping.yaml instead (see 'cueva mapping suggest').",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="With --mapping: show what would be imported, write nothing.")
+    ] = False,
+    quarantine: Annotated[
+        bool,
+        typer.Option(help="With --mapping: import the rows that map, hold back the others."),
+    ] = False,
     store: StoreOpt = None,
 ) -> None:
-    """Import canonical CSV/Parquet files, all or nothing.
+    """Import canonical CSV/Parquet files, all or nothing (or any CRM's files with --mapping).
 
     Example: cueva import ./acme data/people.csv data/opportunities.parquet --encoding cp1252 --sep ';' --decimal ,
+
+    Example: cueva import ./acme --mapping mapping.yaml --dry-run
     """
+    if mapping is not None:
+        if files:
+            raise UsageError("give either files or --mapping (the mapping names its own files)")
+        from cueva.cli.sources import print_summary
+        from cueva.sources import import_mapping
+
+        with open_workspace(path, store) as ws:
+            summary = import_mapping(
+                ws.store(), mapping, ws.contract, dry_run=dry_run, quarantine=quarantine
+            )
+            print_summary(summary, OutputFormat.table)
+        return
+    if dry_run or quarantine:
+        raise UsageError("--dry-run and --quarantine go with --mapping (or use 'cueva import-crm')")
+    if not files:
+        raise UsageError("name the files to import, or give --mapping FILE")
     with open_workspace(path, store) as ws:
         big = sum(f.stat().st_size for f in files if f.is_file()) >= PROGRESS_MIN_BYTES
         with Progress(

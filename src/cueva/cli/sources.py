@@ -57,7 +57,8 @@ QuarantineOpt = Annotated[
 ]
 
 
-def _print(summary: SourceSummary, fmt: OutputFormat) -> None:
+def print_summary(summary: SourceSummary, fmt: OutputFormat) -> None:
+    """Print an import summary; a dry run that would fail exits 1."""
     if fmt == OutputFormat.json:
         console.print_json(json.dumps(summary.to_dict(), default=str))
     elif fmt == OutputFormat.csv:
@@ -154,7 +155,7 @@ def import_crm(
             summary = import_mapping(
                 st, mapping, ws.contract, dry_run=dry_run, quarantine=quarantine
             )
-        _print(summary, fmt)
+        print_summary(summary, fmt)
 
 
 def import_wh(
@@ -181,7 +182,7 @@ def import_wh(
         summary = import_warehouse(
             ws.store(), url, ws.contract, kind=kind, dry_run=dry_run, quarantine=quarantine
         )
-        _print(summary, fmt)
+        print_summary(summary, fmt)
 
 
 def show_quarantine(
