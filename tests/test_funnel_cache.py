@@ -123,3 +123,23 @@ def test_materialized_drops_its_table(ws: Workspace) -> None:
         assert t.count().execute() == 7
         assert len(_temp_tables(ws)) == 1
     assert _temp_tables(ws) == []
+
+
+def test_compiled_queries_are_reused(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, contract = ws.store(), ws.contract
+    backend = type(store.con)
+    real = backend.sql
+    compiled: list[str] = []
+
+    def counting(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(query)
+        return real(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "sql", counting)
+    q1 = F.stage_counts(store, contract, Q1)
+    assert len(compiled) == 1
+    assert F.stage_counts(store, contract, Q1).equals(q1)
+    assert len(compiled) == 1  # the same query: its SQL is not compiled again
+    jan = F.stage_counts(store, contract, parse_period("2026-01"))
+    assert len(compiled) == 2  # another period is another query
+    assert (_leads(q1), _leads(jan)) == (6, 3)  # P1-P6; P1, P2, P3 in January

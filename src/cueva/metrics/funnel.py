@@ -478,17 +478,16 @@ class _Query:
     def grid(self, frame: pd.DataFrame, segments: Sequence[str] | None = None) -> pd.DataFrame:
         """Every (segment, bucket) combination, for filling zeros: segments seen in
         ``frame`` (or ``segments``) times every bucket overlapping the period."""
-        parts: list[pd.DataFrame] = [pd.DataFrame({"_k": [0]})]
+        levels: dict[str, Any] = {}
         if self.by is not None:
-            segs = sorted(set(segments if segments is not None else frame["_seg"]))
-            parts.append(pd.DataFrame({"_seg": segs, "_k": 0}))
+            levels["_seg"] = sorted(set(segments if segments is not None else frame["_seg"]))
         if self.grain is not None:
             starts = [b.start for b in buckets(self.period, self.grain, self.fys)]
-            parts.append(pd.DataFrame({"_bucket": pd.to_datetime(starts), "_k": 0}))
-        out = parts[0]
-        for p in parts[1:]:
-            out = out.merge(p, on="_k")
-        return out.drop(columns="_k")
+            levels["_bucket"] = pd.to_datetime(starts)
+        if not levels:
+            return pd.DataFrame(index=[0])
+        index = pd.MultiIndex.from_product(list(levels.values()), names=list(levels))
+        return index.to_frame(index=False)
 
 
 def _query(
@@ -504,8 +503,28 @@ def _query(
     return _Query(store, contract, period, seg, check_grain(grain))
 
 
-def _execute(expr: ir.Table) -> pd.DataFrame:
-    frame: pd.DataFrame = expr.execute()
+#: Compiled queries: expression -> a table over its SQL (``con.sql``). Ibis compiles an
+#: expression in Python each time it runs (20-30 ms for a stage metric); warm calls ask the same
+#: queries over the same cached entries again. Least recently used dropped beyond the size.
+_COMPILED: weakref.WeakKeyDictionary[Any, dict[Any, ir.Table]] = weakref.WeakKeyDictionary()
+COMPILED_SIZE = 64
+
+
+def _execute(expr: ir.Table, store: Store | None = None) -> pd.DataFrame:
+    """Run ``expr``; with ``store``, through the compiled-query cache."""
+    if store is None:
+        frame: pd.DataFrame = expr.execute()
+    else:
+        con = store.con
+        compiled = _COMPILED.setdefault(con, {})
+        key = expr.op()
+        table = compiled.pop(key, None)
+        if table is None:
+            table = con.sql(con.compile(expr))
+        compiled[key] = table  # most recently used last
+        while len(compiled) > COMPILED_SIZE:
+            compiled.pop(next(iter(compiled)))
+        frame = table.execute()
     if "_bucket" in frame.columns:
         frame["_bucket"] = pd.to_datetime(frame["_bucket"])
     return frame
@@ -566,7 +585,7 @@ def _counts_expr(q: _Query, w: _Wide) -> ir.Table:
 
 def _counts(q: _Query, w: _Wide) -> pd.DataFrame:
     cols = _grid_cols(q)
-    raw = _execute(_counts_expr(q, w))
+    raw = w.decode(q, _execute(_counts_expr(q, w), q.store))
     raw = raw.rename(columns={"stage_order": "_order"})
     grid = q.grid(raw)
     stages = pd.DataFrame(
@@ -608,25 +627,20 @@ def conversion_by_period(
 
 def _period_conversion(q: _Query, counts: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in ("_seg", "_bucket") if c in counts.columns]
-    frames = []
-    for a, b in _pairs(q.contract):
-        fa = counts[counts["stage"] == a.name].drop(columns="stage")
-        fb = counts[counts["stage"] == b.name].drop(columns="stage")
-        fa = fa.rename(columns={"entered": "from_entered"})
-        fb = fb.rename(columns={"entered": "to_entered"})
-        m = (
-            fa.merge(fb, on=cols)
-            if cols
-            else pd.concat([fa.reset_index(drop=True), fb.reset_index(drop=True)], axis=1)
-        )
-        m.insert(len(cols), "from_stage", a.name)
-        m.insert(len(cols) + 1, "to_stage", b.name)
-        frames.append(m)
-    out = pd.concat(frames, ignore_index=True)
+    pairs = _pairs(q.contract)
+    nxt = {a.name: b.name for a, b in pairs}
+    order = {a.name: i for i, (a, _) in enumerate(pairs)}
+    fa = counts[counts["stage"].isin(list(nxt))].rename(
+        columns={"stage": "from_stage", "entered": "from_entered"}
+    )
+    fa = fa.assign(to_stage=fa["from_stage"].map(nxt))
+    fb = counts.rename(columns={"stage": "to_stage", "entered": "to_entered"})
+    out = fa.merge(fb, on=[*cols, "to_stage"])
     out["conversion_period"] = _ratio(out["to_entered"], out["from_entered"])
-    order = {a.name: i for i, (a, _) in enumerate(_pairs(q.contract))}
     out["_o"] = out["from_stage"].map(order)
-    return out.sort_values([*cols, "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
+    out = out.sort_values([*cols, "_o"], kind="stable").drop(columns="_o")
+    columns = [*cols, "from_stage", "to_stage", "from_entered", "to_entered", "conversion_period"]
+    return out[columns].reset_index(drop=True)
 
 
 def _boundary(contract: Contract) -> int:
@@ -698,8 +712,9 @@ def _cohort_expr(q: _Query, w: _Wide, window: int) -> ir.Table:
     for i in range(len(q.contract.funnel.stages) - 1):
         t = w.side(q, i)
         f = t.filter(q.in_period(t[f"_at{i}"]))
-        a, b = f[f"_at{i}"], f[f"_at{i + 1}"]
-        reached = b.notnull() & (b <= a + ibis.interval(days=window))
+        # _d<i>: days from the entry into A to the first linked entry into B (negative for
+        # out-of-order data, which counts as reached; null when B was never entered)
+        reached = (f[f"_d{i}"] <= window).fill_null(False)
         parts.append(
             f.select(
                 **_keys(q, f, i),
@@ -714,7 +729,7 @@ def _cohort_expr(q: _Query, w: _Wide, window: int) -> ir.Table:
 
 
 def _cohort(q: _Query, w: _Wide, window: int) -> pd.DataFrame:
-    raw = _name_pairs(q, _execute(_cohort_expr(q, w, window)))
+    raw = _name_pairs(q, w.decode(q, _execute(_cohort_expr(q, w, window), q.store)))
     return _complete_pairs(
         q, raw, {"cohort": 0, "reached": 0}, "conversion_cohort", "reached", "cohort"
     )
@@ -780,21 +795,12 @@ def stage_times(
 def _times_expr(q: _Query, w: _Wide) -> ir.Table:
     # entries into B in the period, on B's wide table, with the linked entry into A (for an
     # opportunity stage after a person stage: the person's entry, ``_atp``)
-    boundary = _boundary(q.contract)
     parts = []
     for i in range(len(q.contract.funnel.stages) - 1):
         t = w.side(q, i + 1)
-        b = t[f"_at{i + 1}"]
-        a = t._atp if i + 1 == boundary else t[f"_at{i}"]
-        f = t.filter(q.in_period(b) & a.notnull() & (a <= b))
-        a = f._atp if i + 1 == boundary else f[f"_at{i}"]
-        parts.append(
-            f.select(
-                **_keys(q, f, i + 1),
-                _pair=ibis.literal(i, "int64"),
-                _d=_days(f[f"_at{i + 1}"], a),
-            )
-        )
+        # _d<i>: days from the linked entry into A to this entry into B (null without one)
+        f = t.filter(q.in_period(t[f"_at{i + 1}"]) & (t[f"_d{i}"] >= 0))
+        parts.append(f.select(**_keys(q, f, i + 1), _pair=ibis.literal(i, "int64"), _d=f[f"_d{i}"]))
     u = _union(parts)
     return u.group_by([*_grid_cols(q), "_pair"]).aggregate(
         pairs=u.count(), median_days=u._d.quantile(0.5), p90_days=u._d.quantile(0.9)
@@ -802,7 +808,7 @@ def _times_expr(q: _Query, w: _Wide) -> ir.Table:
 
 
 def _times(q: _Query, w: _Wide) -> pd.DataFrame:
-    raw = _name_pairs(q, _execute(_times_expr(q, w)))
+    raw = _name_pairs(q, w.decode(q, _execute(_times_expr(q, w), q.store)))
     return _complete_pairs(q, raw, {"pairs": 0})
 
 
@@ -898,7 +904,9 @@ def deal_metrics(
         "sales_cycle_median_days": o._cycle.quantile(0.5, where=o._won),
         "sales_cycle_mean_days": o._cycle.mean(where=o._won),
     }
-    raw = _execute(o.group_by(cols).aggregate(**metrics) if cols else o.aggregate(**metrics))
+    raw = _execute(
+        o.group_by(cols).aggregate(**metrics) if cols else o.aggregate(**metrics), q.store
+    )
     full = q.grid(raw).merge(raw, on=cols, how="left") if cols else raw
     for c in ("won", "lost"):
         full[c] = full[c].fillna(0).astype("int64")
@@ -1014,8 +1022,10 @@ class _Wide:
     the first opportunity stage after the person stages (position ``boundary``),
     ``_at<boundary>``: the person's first opportunity entry into it. ``opps``: one row per
     opportunity with ``_at<i>`` for the opportunity stages and ``_atp``, its person's entry
-    into the stage before ``boundary``. Both carry ``_seg`` (with ``by``) and ``_b<i>``, the
-    bucket of ``_at<i>`` (with a grain), computed once.
+    into the stage before ``boundary``. Both carry ``_d<i>``, the days from the entry into
+    stage ``i`` to the entry into ``i + 1`` of the row (the person's first opportunity on
+    ``people``, the person's entry ``_atp`` on ``opps``), ``_seg`` (with ``by``) and ``_b<i>``,
+    the bucket of ``_at<i>`` (with a grain), computed once.
 
     Every metric is then a scan of these tables without joins: a stage pair is two columns
     of one row.
@@ -1023,6 +1033,15 @@ class _Wide:
 
     people: ir.Table | None
     opps: ir.Table | None
+    #: segment labels: ``_seg`` holds their positions (small integers group faster than text)
+    segs: tuple[str, ...] | None = None
+
+    def decode(self, q: _Query, raw: pd.DataFrame) -> pd.DataFrame:
+        """``raw`` with its ``_seg`` codes turned back into labels."""
+        if q.by is not None and self.segs is not None:
+            labels = raw["_seg"].map(dict(enumerate(self.segs)))
+            raw["_seg"] = labels.astype(object).where(labels.notna(), NONE_LABEL)
+        return raw
 
     def side(self, q: _Query, i: int) -> ir.Table:
         """The table that holds the entries into stage ``i``."""
@@ -1036,7 +1055,7 @@ def _keys(q: _Query, t: ir.Table, i: int) -> dict[str, Any]:
     """The grouping columns of an entry into stage ``i`` of wide table ``t``."""
     keys: dict[str, Any] = {}
     if q.by is not None:
-        keys["_seg"] = t._seg.fill_null(NONE_LABEL)
+        keys["_seg"] = t._seg
     if q.grain is not None:
         keys["_bucket"] = t[f"_b{i}"]
     return keys
@@ -1076,7 +1095,10 @@ def _pivot_people(q: _Query, e: ir.Table) -> ir.Table | None:
     }
     if q.by is not None:
         aggs["_seg"] = src._seg.max(where=src.stage_order != boundary)
-    return _with_buckets(q, src.group_by("_k").aggregate(**aggs), orders)
+    t = src.group_by("_k").aggregate(**aggs)
+    last = boundary if boundary > 0 else orders[-1]
+    t = t.mutate(**{f"_d{i}": _days(t[f"_at{i + 1}"], t[f"_at{i}"]) for i in range(last)})
+    return _with_buckets(q, t, orders)
 
 
 def _pivot_opps(q: _Query, e: ir.Table, people: ir.Table | None) -> ir.Table | None:
@@ -1096,6 +1118,10 @@ def _pivot_opps(q: _Query, e: ir.Table, people: ir.Table | None) -> ir.Table | N
         p = people.select(_pk=people._k, _atp=people[f"_at{boundary - 1}"])
         j = o.left_join(p, o._pid == p._pk)
         o = j.select(*o.columns, "_atp")
+    prev = {i: o[f"_at{i}"] for i in orders[:-1]}
+    if boundary > 0 and people is not None:
+        prev[boundary - 1] = o._atp
+    o = o.mutate(**{f"_d{i}": _days(o[f"_at{i + 1}"], at) for i, at in prev.items()})
     return _with_buckets(q, o, orders)
 
 
@@ -1121,12 +1147,21 @@ def _build_wide(q: _Query, e: ir.Table, names: list[str]) -> _Wide:
         cols.append("_seg")
     long_name_at = len(names)
     long = temp(e.select(*cols))
+    segs = None
+    if q.by is not None:
+        found = long.select("_seg").distinct().execute()["_seg"]
+        segs = tuple(sorted(str(v) for v in found if not pd.isna(v)))
+        codes = ibis.memtable(
+            pd.DataFrame({"_sl": list(segs), "_sc": np.arange(len(segs), dtype="int32")})
+        )
+        j = long.left_join(codes, long._seg == codes._sl)
+        long = j.select(*cols[:-1], _seg=j._sc)
     people = _pivot_people(q, long)
     people_t = temp(people) if people is not None else None
     opps = _pivot_opps(q, long, people_t)
     opps_t = temp(opps) if opps is not None else None
     _drop(q.store, [names.pop(long_name_at)])
-    return _Wide(people_t, opps_t)
+    return _Wide(people_t, opps_t, segs)
 
 
 def _drop(store: Store, names: Sequence[str]) -> None:
