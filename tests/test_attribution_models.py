@@ -27,10 +27,16 @@ from cueva.attribution.rules import heuristic_credit
 from cueva.attribution.settings import AttributionSettings
 from cueva.attribution.shapley import shapley_attribution, shapley_values
 from cueva.errors import CuevaError, UsageError
+from tests.conftest import SHARED, shared_file
 
-# shared/ lies beside the repository (for CI too)
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "attribution"
-needs_data = pytest.mark.skipif(not (DATA / "Data.csv").is_file(), reason="shared data missing")
+# shared/ lies beside the repository (for CI too); a missing file fails, never skips.
+DATA = SHARED / "data" / "attribution"
+needs_data = pytest.mark.usefixtures("reference_data")
+
+
+@pytest.fixture
+def reference_data() -> None:
+    shared_file("data", "attribution", "Data.csv")
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from cueva.attribution.report import attribute_store
 from cueva.cli import main
 from cueva.importer import import_files
 from cueva.workspace import Workspace
-from tests.conftest import write
+from tests.conftest import SHARED, shared_file, write
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "attribution"
+DATA = SHARED / "data" / "attribution"
 
 ACCOUNTS = "account_id,name\na1,Alfa\na2,Beta\n"
 PEOPLE = """person_id,account_id,created_at,lead_source
@@ -226,8 +226,8 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
     return Result(code, out, err)
 
 
-@pytest.mark.skipif(not (DATA / "Data.csv").is_file(), reason="shared data missing")
 def test_cli_path_file_csv(capsys: pytest.CaptureFixture[str]) -> None:
+    shared_file("data", "attribution", "Data.csv")
     r = cli(
         capsys, "attribute", "--paths", str(DATA / "Data.csv"), "--sep", ";", "--model",
         "markov", "--order", "1", "--format", "csv",
