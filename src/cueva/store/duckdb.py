@@ -95,6 +95,9 @@ class DuckDBAdapter(Adapter):
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
         self.raw: duckdb.DuckDBPyConnection = self.ibis.con
         self._n = 0
+        # DuckDB draws its own progress bar on stderr for queries over ~2 s; Cueva's commands
+        # report progress themselves, and JSON/CSV output must not be mixed with it.
+        self.raw.execute("SET enable_progress_bar = false")
         # Bound the engine's memory (it spills to a temp folder beside the store beyond it),
         # so that importing or querying a large store stays within a laptop's budget.
         limit = os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
