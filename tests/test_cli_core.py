@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cueva.cli import main
-from tests.conftest import write
+from tests.conftest import invoke, write
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -17,21 +16,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.returncode, self.stdout, self.stderr = code, out, err
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
-    """The CLI in process (faster than a subprocess), as the console script runs it."""
-    capsys.readouterr()
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return Result(code, out, err)
+cli = invoke
 
 
 def test_init_import_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cueva.cli import main
 from cueva.workspace import Workspace
 from tests import funnel_data
+from tests.conftest import invoke
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +22,7 @@ def ws_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield w.path
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+cli = invoke
 
 
 def test_json_has_every_section(ws_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

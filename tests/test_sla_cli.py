@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cueva.cli import main
 from cueva.contract import load_contract
 from cueva.workspace import Workspace
+from tests.conftest import invoke
 from tests.test_sla import build
 from tests.test_sla_notify import Hook
 
@@ -33,14 +33,7 @@ def ws_copy(company: Path, tmp_path: Path) -> Path:
     return dst
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = invoke
 
 
 def test_scorecard_json_and_csv(company: Path, capsys: pytest.CaptureFixture[str]) -> None:

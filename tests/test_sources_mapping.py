@@ -22,6 +22,7 @@ from cueva.sources import (
 )
 from cueva.sources.mapping import parse_mapping
 from cueva.workspace import Workspace
+from tests.conftest import invoke
 
 HERE = Path(__file__).parent / "fixtures" / "mapping"
 ALL_TIME = Period(date(2020, 1, 1), date(2030, 1, 1), "all")
@@ -142,17 +143,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in this process (fast): (exit code, stdout, stderr)."""
-    from cueva.cli import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+cli = invoke
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
