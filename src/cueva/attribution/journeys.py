@@ -19,6 +19,7 @@ back, as columns, into a :class:`~cueva.attribution.paths.PathSet`.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -244,57 +245,33 @@ def journeys_from_store(
         latest = ibis.ifelse(before, touches.occurred_at, ibis.null("timestamp")).max().over(jw)
         if marks:
             mark_expr = mark_expr + ibis.ifelse(before & (touches.occurred_at == latest), flag, 0)
-    touches = touches.mutate(
+    touches = touches.select(
+        "journey",
+        "touchpoint_id",
+        "channel",
+        "campaign_id",
+        "occurred_at",
         marks=mark_expr.cast("uint8"),
         age_days=(touches.at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / DAY_S,
     )
 
-    # journey-level table (converting ones carry their money), then touches in order
-    jt = touches.select("journey").distinct()
-    jconv = conv.select("conv_id", "person_id", *MONEY)
-    journeys = jt.left_join(jconv, jt.journey == jconv.conv_id).select(
-        jt.journey,
-        jconv.person_id,
-        conversions=ibis.ifelse(jconv.conv_id.isnull(), 0.0, 1.0),
-        nulls=ibis.ifelse(jconv.conv_id.isnull(), 1.0, 0.0),
-        **{c: jconv[c].fill_null(0.0) for c in MONEY},
-    )
-    journeys = journeys.mutate(jidx=ibis.dense_rank().over(order_by=journeys.journey))
-
-    # marketing-sourced inputs
-    channels_all = [
+    # marketing channels (of every touch with a unit, windowed or not)
+    channels_all = sorted(
         str(c) for c in con.to_pyarrow(tp.select("channel").distinct())["channel"].to_pylist()
-    ]
-    mkt = marketing_channel_set(s, channels_all)
-    if s.sourced_rule == "lead_source":
-        src = people.select(sp_id=people.person_id, lead_source=people.lead_source)
-        journeys = journeys.left_join(src, journeys.person_id == src.sp_id).drop("sp_id")
-    elif s.sourced_rule == "marketing_touch_before_sales_activity":
-        act = store.table("activities")
-        human = act.filter(~act.is_automated.fill_null(False) & act.person_id.notnull())
-        first_act = human.group_by(a_person=human.person_id).aggregate(
-            first_sales=human.occurred_at.min()
-        )
-        mt = touches.filter(touches.channel.isin(mkt) if mkt else ibis.literal(False))
-        first_mkt = mt.group_by(m_journey=mt.journey).aggregate(first_mkt=mt.occurred_at.min())
-        journeys = journeys.left_join(first_mkt, journeys.journey == first_mkt.m_journey).drop(
-            "m_journey"
-        )
-        journeys = journeys.left_join(first_act, journeys.person_id == first_act.a_person).drop(
-            "a_person"
-        )
-
-    jframe = con.to_pyarrow(journeys.order_by("jidx"))
-    tj = touches.join(journeys.select("journey", "jidx"), "journey")
-    tframe = con.to_pyarrow(
-        tj.order_by([tj.jidx, tj.occurred_at, tj.touchpoint_id]).select(
-            "jidx", "channel", "campaign_id", "age_days", "marks"
-        )
     )
+    mkt = marketing_channel_set(s, channels_all)
+
+    # The windowed touches are evaluated once into a temporary table (the journey table and
+    # the ordered touches both read it), dropped when done.
+    name = f"_cueva_attr_touches_{uuid.uuid4().hex}"
+    con.create_table(name, touches, temp=True)
+    try:
+        jframe, tframe = _fetch(store, s, con.table(name), conv, people, mkt)
+    finally:
+        con.drop_table(name, force=True)
 
     n = jframe.num_rows
-    jidx = np.asarray(tframe["jidx"].to_numpy(zero_copy_only=False), dtype=np.int64)  # 0-based
-    lengths = np.bincount(jidx, minlength=n)
+    lengths = np.asarray(jframe["touches"].to_numpy(zero_copy_only=False), dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     ch_enc = pc.dictionary_encode(tframe["channel"]).combine_chunks()
     channels = [str(x) for x in ch_enc.dictionary.to_pylist()]
@@ -366,6 +343,54 @@ def journeys_from_store(
         period=(start, end),
         milestones=int(con.to_pyarrow(m.count().as_table())[0][0].as_py()),
     )
+
+
+def _fetch(
+    store: Store,
+    s: AttributionSettings,
+    touches: ir.Table,
+    conv: ir.Table,
+    people: ir.Table,
+    mkt: list[str],
+) -> tuple[pa.Table, pa.Table]:
+    """The journey table (one row per journey, ordered by journey key, with its touch count
+    and money) and the touches ordered by journey, time and id, from the materialised
+    ``touches``."""
+    jt = touches.group_by("journey").aggregate(touches=touches.count())
+    jconv = conv.select("conv_id", "person_id", *MONEY)
+    journeys = jt.left_join(jconv, jt.journey == jconv.conv_id).select(
+        jt.journey,
+        jt.touches,
+        jconv.person_id,
+        conversions=ibis.ifelse(jconv.conv_id.isnull(), 0.0, 1.0),
+        nulls=ibis.ifelse(jconv.conv_id.isnull(), 1.0, 0.0),
+        **{c: jconv[c].fill_null(0.0) for c in MONEY},
+    )
+    if s.sourced_rule == "lead_source":
+        src = people.select(sp_id=people.person_id, lead_source=people.lead_source)
+        journeys = journeys.left_join(src, journeys.person_id == src.sp_id).drop("sp_id")
+    elif s.sourced_rule == "marketing_touch_before_sales_activity":
+        act = store.table("activities")
+        human = act.filter(~act.is_automated.fill_null(False) & act.person_id.notnull())
+        first_act = human.group_by(a_person=human.person_id).aggregate(
+            first_sales=human.occurred_at.min()
+        )
+        mt = touches.filter(touches.channel.isin(mkt) if mkt else ibis.literal(False))
+        first_mkt = mt.group_by(m_journey=mt.journey).aggregate(first_mkt=mt.occurred_at.min())
+        journeys = journeys.left_join(first_mkt, journeys.journey == first_mkt.m_journey).drop(
+            "m_journey"
+        )
+        journeys = journeys.left_join(first_act, journeys.person_id == first_act.a_person).drop(
+            "a_person"
+        )
+    con = store.con
+    jframe = con.to_pyarrow(journeys.order_by("journey"))
+    tframe = con.to_pyarrow(
+        touches.order_by(["journey", "occurred_at", "touchpoint_id"]).select(
+            "channel", "campaign_id", "age_days", "marks"
+        )
+    )
+    return jframe, tframe
 
 
 def _spend(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from cueva.attribution.markov import MarkovResult, markov_attribution
 from cueva.attribution.paths import PathSet, read_path_file
@@ -126,6 +127,7 @@ def attribute(
         raise UsageError("no conversions to attribute")
     full = _with_sourced(ps)
     measures = list(full.measures)
+    mvals = np.column_stack([full.measures[k] for k in measures]).astype(float)
     rows: list[pd.DataFrame] = []
     camp_rows: list[pd.DataFrame] = []
     markov: MarkovResult | None = None
@@ -133,21 +135,17 @@ def attribute(
         extra: dict[str, np.ndarray] = {}
         if model in RULE_MODELS:
             w = rule_weights(full, model, s)
-            path = full.path_of_touch
-            credit = {
-                k: np.bincount(full.touches, weights=w * v[path], minlength=full.n_channels)
-                for k, v in full.measures.items()
-            }
+            credit = _credit_by(full.touches, w, full.offsets, full.n_channels, mvals, measures)
             if full.touch_campaign is not None and full.campaigns:
                 has = full.touch_campaign >= 0
-                cc = {
-                    k: np.bincount(
-                        full.touch_campaign[has],
-                        weights=(w * v[path])[has],
-                        minlength=len(full.campaigns),
-                    )
-                    for k, v in full.measures.items()
-                }
+                cc = _credit_by(
+                    np.where(has, full.touch_campaign, 0),
+                    np.where(has, w, 0.0),
+                    full.offsets,
+                    len(full.campaigns),
+                    mvals,
+                    measures,
+                )
                 cf = pd.DataFrame(
                     {
                         "model": model,
@@ -213,6 +211,26 @@ def attribute(
         markov=markov,
         meta=info,
     )
+
+
+def _credit_by(
+    codes: np.ndarray,
+    weights: np.ndarray,
+    offsets: np.ndarray,
+    n_codes: int,
+    mvals: np.ndarray,
+    measures: list[str],
+) -> dict[str, np.ndarray]:
+    """Credit per code (channel or campaign) for every measure at once: the touches are
+    already grouped by journey, so ``(weights, codes, offsets)`` is a journey-by-code CSR
+    matrix W (repeated codes in a journey add up) and the credit is ``W.T @ measures``."""
+    n = len(offsets) - 1
+    w = sparse.csr_matrix(
+        (np.asarray(weights, dtype=float), np.asarray(codes, dtype=np.int32), offsets),
+        shape=(n, n_codes),
+    )
+    out = np.asarray(w.T @ mvals)
+    return {k: out[:, i] for i, k in enumerate(measures)}
 
 
 def _summary(ps: PathSet, influenced: np.ndarray | None) -> pd.DataFrame:

@@ -72,10 +72,9 @@ def rule_weights(ps: PathSet, model: str, settings: AttributionSettings) -> np.n
     if model == "linear":
         return 1.0 / length
     if model == "last_non_direct":
-        direct = np.isin(
-            np.asarray(ps.channels, dtype=object)[ps.touches] if n_touch else np.array([]),
-            list(settings.direct_channels),
-        )
+        direct_set = set(settings.direct_channels)
+        direct_codes = [i for i, c in enumerate(ps.channels) if c in direct_set]
+        direct = np.isin(ps.touches, np.asarray(direct_codes, dtype=ps.touches.dtype))
         idx = np.where(direct, -1, np.arange(n_touch))
         w = np.zeros(n_touch)
         nonempty = ps.lengths > 0
