@@ -197,13 +197,15 @@ def import_files(
     timezone: str = "UTC",
     force: bool = False,
     progress: Progress | None = None,
+    validate_only: bool = False,
 ) -> ImportResult:
     """Import ``paths`` (several tables, any order) in one transaction.
 
     Raises :class:`ImportValidationError` listing the problems (file, row, column, value; the
     first 20 per file and a count) and writes nothing when any file is invalid. A file whose
     content is already the latest import of its table is skipped (``force`` imports it
-    anyway)."""
+    anyway). ``validate_only`` stages and checks the files exactly as an import does (same
+    errors, same result rows) and then writes nothing (a dry run)."""
     if decimal not in (".", ","):
         raise UsageError("--decimal must be '.' or ','")
     if sep is not None and (len(sep) != 1 or sep in '"\r\n'):
@@ -264,6 +266,9 @@ def import_files(
                         counts[k] = counts.get(k, 0) + v
                 if counts:
                     raise ImportValidationError(errors, counts)
+                if validate_only:
+                    result.seconds = time.perf_counter() - started
+                    return result
                 tell("writing")
                 now = datetime.now()
                 import_id = uuid.uuid4().hex[:12]
