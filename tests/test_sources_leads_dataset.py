@@ -17,6 +17,7 @@ from cueva.errors import ImportValidationError
 from cueva.metrics.funnel import funnel_report, stage_counts
 from cueva.periods import Period
 from cueva.sources import import_mapping, quarantined, suggest_mapping
+from cueva.sources.suggest import suggest_for_headers
 from cueva.workspace import Workspace
 from tests.conftest import shared_file
 
@@ -61,26 +62,35 @@ def table(ws: Workspace, name: str, key: list[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- suggest
 
 
-def test_suggest_finds_lead_source_and_country() -> None:
+def test_suggest_finds_id_lead_source_and_country() -> None:
     s = suggest_mapping(leads_csv())
     assert s.table == "people"
     assert s.sep == ","
-    # What it really finds on this export: two columns of nine the people table has.
-    assert s.columns == {"lead_source": "Lead Source", "country": "Country"}
-    assert s.missing_required == ["person_id", "created_at"]
-    assert "Prospect ID" in s.unmatched and "Converted" in s.unmatched
+    # What it really finds on this export: three columns of nine the people table has.
+    assert s.columns == {
+        "person_id": "Prospect ID",
+        "lead_source": "Lead Source",
+        "country": "Country",
+    }
+    assert s.missing_required == ["created_at"]  # the export has no creation date
+    assert "Prospect ID" not in s.unmatched and "Converted" in s.unmatched
     text = s.to_yaml()
-    assert "# Required columns not found: person_id, created_at" in text
+    assert "# Required columns not found: created_at" in text
     assert yaml.safe_load(text)["tables"]["people"]["file"] == "Leads.csv"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="suggest does not know 'Prospect ID' (LeadSquared's lead id, the only id of this "
-    "export) as person_id: the user gets 'Required columns not found: person_id'",
-)
 def test_suggest_maps_prospect_id_to_person_id() -> None:
+    # LeadSquared's lead id, the only id of this export.
     assert suggest_mapping(leads_csv()).columns.get("person_id") == "Prospect ID"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Prospect ID", "ProspectId", "Lead ID", "Contact ID", "ID do lead", "ID del prospecto"],
+)
+def test_suggest_knows_lead_id_spellings(header: str) -> None:
+    s = suggest_for_headers([header, "Email", "Created Date"], "x.csv")
+    assert s.table == "people" and s.columns["person_id"] == header
 
 
 def test_suggest_names_the_trailing_empty_header() -> None:
@@ -202,46 +212,54 @@ def null_stage_mapping() -> str:
 def test_null_stage_is_rejected_by_the_canonical_import(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    with pytest.raises(ImportValidationError, match="column stage: required value is missing"):
-        import_mapping(
-            workspace.store(), mapping_dir(tmp_path, null_stage_mapping()), workspace.contract
-        )
-    assert workspace.store().table("people").count().to_pyarrow().as_py() == 0
+    # A value mapped to null in a required column is a canonical-import problem: the import
+    # fails (and --quarantine does not hold those rows back; docs/sources.md says so).
+    path = mapping_dir(tmp_path, null_stage_mapping())
+    for quarantine in (False, True):
+        with pytest.raises(ImportValidationError, match="required value is missing"):
+            import_mapping(workspace.store(), path, workspace.contract, quarantine=quarantine)
+        assert workspace.store().table("people").count().to_pyarrow().as_py() == 0
+        assert quarantined(workspace.store()).empty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources bug: the dry run stops before the canonical import's checks, so it "
-    "reports a clean import (0 problem rows) that the real import rejects",
-)
 def test_dry_run_sees_what_the_import_rejects(workspace: Workspace, tmp_path: Path) -> None:
     path = mapping_dir(tmp_path, null_stage_mapping())
-    try:
-        dry = import_mapping(workspace.store(), path, workspace.contract, dry_run=True)
-    except ImportValidationError:
-        return
-    assert dry.problem_rows > 0
+    src = leads()
+    not_converted = [i + 2 for i in src.index[src.Converted == "0"]]
+    for quarantine in (False, True):
+        dry = import_mapping(
+            workspace.store(), path, workspace.contract, dry_run=True, quarantine=quarantine
+        )
+        assert not dry.written
+        assert dry.import_problems == dry.problem_rows == len(not_converted) == 5679
+        assert dry.unmapped == []
+        assert dry.import_errors == [
+            f"Leads.csv row {r}, column Converted: '0': required value is missing "
+            "(the mapping turns this value into null)"
+            for r in not_converted[:20]
+        ]
+        lines = dry.lines()
+        assert "the canonical import would reject this: 5,679 problem(s)" in "\n".join(lines)
+        assert lines[-1] == "  ... and 5,659 more problem(s)"
+    assert workspace.store().table("people").count().to_pyarrow().as_py() == 0
+    assert workspace.store().table("stage_events").count().to_pyarrow().as_py() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources bug: canonical-import errors of a mapping import name the temporary "
-    "stage_events.parquet and its row, not Leads.csv and the source row",
-)
 def test_import_error_names_the_source_row(workspace: Workspace, tmp_path: Path) -> None:
     with pytest.raises(ImportValidationError) as info:
         import_mapping(
             workspace.store(), mapping_dir(tmp_path, null_stage_mapping()), workspace.contract
         )
-    # The first lead not converted is Leads.csv row 2 (row 1 is the header).
+    # The first lead not converted is Leads.csv row 2 (row 1 is the header); the rows shown
+    # are the first 20 with Converted 0, as pandas finds them.
+    src = leads()
+    rows = [i + 2 for i in src.index[src.Converted == "0"]][:20]
+    assert [(e.file, e.row, e.column, e.value) for e in info.value.errors] == [
+        ("Leads.csv", r, "Converted", "0") for r in rows
+    ]
     assert "Leads.csv row 2, column Converted" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources bug: the re-raised ImportValidationError shows 20 of 5679 problems and "
-    "then says '... and 5679 more' (counts keyed by the original file name, errors renamed)",
-)
 def test_import_error_counts_the_problems_not_shown(workspace: Workspace, tmp_path: Path) -> None:
     with pytest.raises(ImportValidationError) as info:
         import_mapping(
@@ -250,7 +268,8 @@ def test_import_error_counts_the_problems_not_shown(workspace: Workspace, tmp_pa
     message = str(info.value)
     assert message.startswith("import rejected, nothing was written: 5679 problem(s)")
     assert message.count("required value is missing") == 20
-    assert "... and 5659 more problem(s)" in message
+    assert "Leads.csv: ... and 5659 more problem(s)" in message
+    assert info.value.counts == {"Leads.csv": 5679}
 
 
 # --------------------------------------------------------------------------- CLI
@@ -279,6 +298,7 @@ def test_cli_suggest_then_import(
     )
     assert code == 0
     assert yaml.safe_load(suggested.read_text(encoding="utf-8"))["tables"]["people"]["columns"] == {
+        "person_id": "Prospect ID",
         "lead_source": "Lead Source",
         "country": "Country",
     }
@@ -287,7 +307,7 @@ def test_cli_suggest_then_import(
     code, _, err = cli(capsys, "import", ws, "--mapping", str(suggested))
     assert code == 1
     assert err.strip().splitlines() == [
-        f"error: {suggested}: tables.people: required column(s) person_id, created_at have no "
+        f"error: {suggested}: tables.people: required column(s) created_at have no "
         "source column nor constant"
     ]
     code, out, _ = cli(capsys, "import", ws, "--mapping", str(path), "--quarantine")
@@ -296,15 +316,19 @@ def test_cli_suggest_then_import(
     assert workspace.store().table("people").count().to_pyarrow().as_py() == 9240
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources bug (CLI side of the dry-run one): docs/sources.md says a dry run whose "
-    "real import would fail exits with code 1; it exits 0 and the import then fails",
-)
 def test_cli_dry_run_exit_code(
     workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = mapping_dir(tmp_path, null_stage_mapping())
     ws = str(workspace.path)
     assert cli(capsys, "import", ws, "--mapping", str(path))[0] == 1
-    assert cli(capsys, "import", ws, "--mapping", str(path), "--dry-run")[0] == 1
+    code, out, err = cli(capsys, "import", ws, "--mapping", str(path), "--dry-run")
+    assert code == 1
+    assert "Leads.csv row 2, column Converted: '0': required value is missing" in out
+    assert err.strip().splitlines() == [
+        "error: the canonical import would reject 5,679 problem(s): nothing would be written "
+        "(fix the mapping; see the problems above)"
+    ]
+    # --quarantine does not hold these rows back: the dry run still exits 1.
+    assert cli(capsys, "import", ws, "--mapping", str(path), "--dry-run", "--quarantine")[0] == 1
+    assert workspace.store().table("people").count().to_pyarrow().as_py() == 0

@@ -66,6 +66,11 @@ def print_summary(summary: SourceSummary, fmt: OutputFormat) -> None:
     else:
         for line in summary.lines():
             console.print(line, markup=False)
+    if summary.dry_run and summary.import_problems:
+        raise UsageError(
+            f"the canonical import would reject {summary.import_problems:,} problem(s): "
+            "nothing would be written (fix the mapping; see the problems above)"
+        )
     if summary.dry_run and summary.problem_rows and not summary.quarantine:
         raise UsageError(
             f"{summary.problem_rows:,} row(s) did not map: the import would fail "

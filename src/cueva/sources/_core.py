@@ -25,7 +25,7 @@ import ibis
 import pandas as pd
 
 from cueva.contract import Contract
-from cueva.errors import CuevaError, ImportValidationError
+from cueva.errors import CuevaError, ImportValidationError, RowError
 from cueva.importer import import_files
 from cueva.schema import LOAD_ORDER, TABLES, ColumnType
 from cueva.sources._engine import Engine, wall_clock_in
@@ -290,6 +290,9 @@ class Build:
     notes: list[str] = field(default_factory=list)
     fx_rates: list[dict[str, Any]] = field(default_factory=list)
     currencies: dict[str, int] = field(default_factory=dict)
+    #: (canonical table, source file, canonical column) -> the source column it was read
+    #: from, where an adapter knows it: errors of the canonical import name that column.
+    source_columns: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     @property
     def stages(self) -> Stages:
@@ -380,7 +383,13 @@ class SourceSummary:
     files: list[FileRead] = field(default_factory=list)
     tables: list[TableRows] = field(default_factory=list)
     unmapped: list[Unmapped] = field(default_factory=list)
+    #: Rows that did not map, plus the problems the canonical import found (``import_problems``).
     problem_rows: int = 0
+    #: Dry run: problems the canonical import (types, required values, keys, references) found
+    #: in the rows that would be written; the real import would be rejected. ``import_errors``
+    #: holds the first ones (at most 20 per file), located in the source files.
+    import_problems: int = 0
+    import_errors: list[str] = field(default_factory=list)
     merged: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     currencies: dict[str, int] = field(default_factory=dict)
@@ -416,7 +425,8 @@ class SourceSummary:
             q = f", {t.quarantined:,} quarantined" if t.quarantined else ""
             out.append(f"  {t.table}: {t.rows:,}{q}{rng}")
         if self.unmapped:
-            out.append(f"values that did not map ({self.problem_rows:,} rows; top 10):")
+            unmapped = self.problem_rows - self.import_problems
+            out.append(f"values that did not map ({unmapped:,} rows; top 10):")
             for u in self.unmapped:
                 out.append(
                     f"  {u.table}.{u.column} {u.value!r}: {u.reason} ({u.count:,} rows; "
@@ -436,6 +446,15 @@ class SourceSummary:
                 f"{r['rates']} rate(s) dated {r['first']} .. {r['last']}"
             )
         out.extend(f"note: {n}" for n in self.notes)
+        if self.import_problems:
+            out.append(
+                f"the canonical import would reject this: {self.import_problems:,} problem(s)"
+                + (" (--quarantine does not hold these back):" if self.quarantine else ":")
+            )
+            out.extend(f"  {e}" for e in self.import_errors)
+            shown = len(self.import_errors)
+            if self.import_problems > shown:
+                out.append(f"  ... and {self.import_problems - shown:,} more problem(s)")
         if self.written:
             q = (
                 f"; {self.problem_rows:,} rows quarantined in {QUARANTINE_TABLE}"
@@ -602,31 +621,45 @@ def finish(
                 f"({u.count:,} row(s) -> {u.table})"
             )
         raise SourceMappingError("\n".join(lines), summary)
-    if dry_run or store is None:
+    if store is None:
         summary.seconds = time.perf_counter() - started
         return summary
 
+    # The rows that would be written go to the canonical import as Parquet files, in a
+    # defined order (source file, source row, key: unique among these rows after the dedupe)
+    # so that a Parquet row it reports can be traced back to its source file and row. A dry
+    # run runs the same checks and writes nothing.
     with tempfile.TemporaryDirectory(prefix="cueva-source-") as tmp:
         paths: list[Path] = []
+        written: dict[str, tuple[str, ir.Table]] = {}
         for name, t in built.items():
             if not next(x.rows for x in summary.tables if x.table == name):
                 continue
-            good = t.filter(t["__problem"].isnull()).drop(*BOOK)
+            good = t.filter(t["__problem"].isnull())
             path = Path(tmp) / f"{name}.parquet"
-            eng.to_parquet(good, path)
+            eng.to_parquet(good.order_by(_write_order(name, good)).drop(*BOOK), path)
             paths.append(path)
+            written[path.name] = (name, good)
         if on_step:
-            on_step("import")
+            on_step("check" if dry_run else "import")
         try:
-            result = import_files(store, paths, timezone=build.contract.timezone, force=True)
+            result = import_files(
+                store,
+                paths,
+                timezone=build.contract.timezone,
+                force=True,
+                validate_only=dry_run,
+            )
         except ImportValidationError as exc:
-            raise ImportValidationError(
-                [
-                    type(e)(f"{e.file} (built from the {build.source} export)", *_rest(e))
-                    for e in exc.errors
-                ],
-                exc.counts,
-            ) from exc
+            located = _locate(build, written, exc)
+            if not dry_run:
+                raise located from exc
+            summary.import_problems = sum(located.counts.values())
+            summary.import_errors = [str(e) for e in located.errors]
+            summary.problem_rows += summary.import_problems
+    if dry_run:
+        summary.seconds = time.perf_counter() - started
+        return summary
     summary.imported_rows = result.rows
     summary.written = True
     if all_problems is not None:
@@ -637,8 +670,95 @@ def finish(
     return summary
 
 
-def _rest(e: Any) -> tuple[Any, ...]:
-    return (e.row, e.column, e.value, e.message)
+def _write_order(name: str, good: ir.Table) -> list[ir.Value]:
+    """The order the rows of ``good`` are written in: a total order (keys are unique
+    among the rows that are written)."""
+    return [good["__file"], good["__row"], *[good[k] for k in TABLES[name].key]]
+
+
+def _locate(
+    build: Build, written: dict[str, tuple[str, ir.Table]], exc: ImportValidationError
+) -> ImportValidationError:
+    """``exc`` (about the Parquet files :func:`finish` wrote) about the source files: each
+    reported Parquet row becomes its source file and row (one query per file, for the <= 20
+    reported rows), the column the source column it was read from where known, and the
+    counts are keyed by the same names as the errors."""
+    con = build.engine.con
+    errors: list[RowError] = []
+    counts: dict[str, int] = {}
+    for parquet in dict.fromkeys([*[e.file for e in exc.errors], *exc.counts]):
+        errs = [e for e in exc.errors if e.file == parquet]
+        name, good = written.get(parquet, (Path(parquet).stem, None))
+        label = f"{name} (built from the {build.source} export)"
+        where: dict[int, tuple[str, int]] = {}
+        rows = sorted({e.row for e in errs if e.row is not None})
+        if good is not None and rows:
+            n = (ibis.row_number().over(order_by=_write_order(name, good)) + 1).name("__n")
+            numbered = good.select(good["__file"], good["__row"], n)
+            got = con.execute(numbered.filter(numbered["__n"].isin(rows)))
+            where = {
+                int(r["__n"]): (str(r["__file"]), int(r["__row"])) for r in got.to_dict("records")
+            }
+        raw_values = _source_values(build, name, errs, where)
+        for e in errs:
+            if e.row is None or e.row not in where:
+                errors.append(RowError(label, e.row, e.column, e.value, e.message))
+                counts[label] = counts.get(label, 0) + 1
+                continue
+            file, row = where[e.row]
+            column, value, message = e.column, e.value, e.message
+            source = build.source_columns.get((name, file, e.column or ""))
+            if source is not None:
+                column = source
+                raw = raw_values.get((file, row, source))
+                if value is None and raw is not None:
+                    value, message = raw, f"{message} (the mapping turns this value into null)"
+            errors.append(RowError(file, row, column, value, message))
+            counts[file] = counts.get(file, 0) + 1
+        more = exc.counts.get(parquet, 0) - len(errs)
+        if more > 0:
+            files = [] if good is None else _files_of(con, good)
+            target = files[0] if len(files) == 1 else label
+            counts[target] = counts.get(target, 0) + more
+    return ImportValidationError(errors, counts)
+
+
+def _files_of(con: Any, good: ir.Table) -> list[str]:
+    return [str(f) for f in con.execute(good.select("__file").distinct())["__file"]]
+
+
+def _source_values(
+    build: Build, name: str, errs: list[RowError], where: dict[int, tuple[str, int]]
+) -> dict[tuple[str, int, str], str]:
+    """(file, row, source column) -> the source text, for the reported rows whose column
+    has a known source column (one small query per source file)."""
+    wanted: dict[str, dict[str, set[int]]] = {}
+    for e in errs:
+        if e.row is None or e.row not in where:
+            continue
+        file, row = where[e.row]
+        source = build.source_columns.get((name, file, e.column or ""))
+        if source is not None:
+            wanted.setdefault(file, {}).setdefault(source, set()).add(row)
+    out: dict[tuple[str, int, str], str] = {}
+    for file, by_col in wanted.items():
+        raw = next((r for r in build.raws if r.file == file), None)
+        if raw is None:
+            continue
+        cols = [c for c in by_col if c in raw.t.columns]
+        rows = sorted(set().union(*[by_col[c] for c in cols])) if cols else []
+        if not rows:
+            continue
+        t = raw.t
+        got = build.engine.con.execute(
+            t.filter(t["__row"].cast("int64").isin(rows)).select("__row", *cols)
+        )
+        for rec in got.to_dict("records"):
+            for c in cols:
+                v = rec[c]
+                if v is not None and not (isinstance(v, float) and pd.isna(v)) and str(v) != "":
+                    out[(file, int(rec["__row"]), c)] = str(v)
+    return out
 
 
 def _write_quarantine(store: Store, source: str, frame: pd.DataFrame) -> None:

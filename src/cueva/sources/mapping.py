@@ -246,6 +246,7 @@ def build_mapping(build: Build, mapping: MappingFile, base: Path) -> None:
                     f"(its columns: {', '.join(headers)})"
                 )
             v = raw.col(header)
+            build.source_columns[(name, raw.file, col)] = raw.name(header) or header
             if col in tm.values:
                 mapped, unmapped = ValueMap(f"{name}.{col}", tm.values[col]).apply(v)
                 checks.append(Check(unmapped, header, v, f"value not in the map of {col}"))
@@ -279,6 +280,13 @@ def build_mapping(build: Build, mapping: MappingFile, base: Path) -> None:
             if not raw.has(ev.at):
                 raise UsageError(f"tables.{name}.stage_events: no column {ev.at!r} in {path.name}")
             at = raw.col(ev.at)
+            build.source_columns[("stage_events", raw.file, "entered_at")] = (
+                raw.name(ev.at) or ev.at
+            )
+            if key in tm.columns:
+                build.source_columns[("stage_events", raw.file, "entity_id")] = (
+                    raw.name(tm.columns[key]) or tm.columns[key]
+                )
             when = wall_clock_in(tz, try_strptime(at, ev.format)) if ev.format else ts(at)
             part = t.select(
                 entity_type=ibis.literal(entity),
