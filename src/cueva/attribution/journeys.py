@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ibis
 import numpy as np
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from cueva.store import Store
 
 MONEY = ("pipeline", "revenue", "gross_margin")
+MARK_TIMES = (("lead_at", MARK_LEAD), ("opp_at", MARK_OPPORTUNITY), ("close_at", MARK_CLOSE))
 DAY_S = 86_400.0
 
 
@@ -173,15 +174,18 @@ def journeys_from_store(
 
     # touches, with the account of the person when the touch has none
     tp = store.table("touchpoints")
-    pa_ = people.select(p_id=people.person_id, p_account=people.account_id)
-    tp = tp.left_join(pa_, tp.person_id == pa_.p_id).select(
-        tp.touchpoint_id,
-        tp.channel,
-        tp.campaign_id,
-        tp.occurred_at,
-        tp.person_id,
-        account=ibis.coalesce(tp.account_id, pa_.p_account),
-    )
+    if s.level == "person":  # the account is not needed: no join with people
+        tp = tp.select("touchpoint_id", "channel", "campaign_id", "occurred_at", "person_id")
+    else:
+        pa_ = people.select(p_id=people.person_id, p_account=people.account_id)
+        tp = tp.left_join(pa_, tp.person_id == pa_.p_id).select(
+            tp.touchpoint_id,
+            tp.channel,
+            tp.campaign_id,
+            tp.occurred_at,
+            tp.person_id,
+            account=ibis.coalesce(tp.account_id, pa_.p_account),
+        )
     unit = "person_id" if s.level == "person" else "account"
     conv_unit = "person_id" if s.level == "person" else "account_id"
     tp = tp.filter(tp[unit].notnull())
@@ -202,10 +206,12 @@ def journeys_from_store(
         close_at=cj.close_at.cast("timestamp"),
     )
     # non-converting journeys: units with touches and no conversion at all
+    # (last touch per unit over all units first, then drop the converted units from that small
+    # table: one pass over the touches instead of an anti-join evaluated twice)
     converted = conv.select(u=conv[conv_unit]).distinct()
-    rest = tp.anti_join(converted, tp[unit] == converted.u)
-    last = rest.group_by(u=rest[unit]).aggregate(at=rest.occurred_at.max())
-    rj = rest.join(last, rest[unit] == last.u).filter(lambda t: t.occurred_at >= t.at - lookback)
+    last = tp.group_by(u=tp[unit]).aggregate(at=tp.occurred_at.max())
+    last = last.anti_join(converted, last.u == converted.u)
+    rj = tp.join(last, tp[unit] == last.u).filter(lambda t: t.occurred_at >= t.at - lookback)
     null_touch = rj.select(
         journey=ibis.literal("~null:") + rj[unit].cast("string"),
         touchpoint_id=rj.touchpoint_id,
@@ -233,25 +239,12 @@ def journeys_from_store(
         )
         touches = touches.filter(touches.seg == touches.last_seg).drop("new", "seg", "last_seg")
 
-    # milestone marks: the last touch at or before the lead / opportunity / close entry
-    jw = ibis.window(group_by=touches.journey)
-    mark_expr: Any = ibis.literal(0)
-    for col, flag in (
-        ("lead_at", MARK_LEAD),
-        ("opp_at", MARK_OPPORTUNITY),
-        ("close_at", MARK_CLOSE),
-    ):
-        before = touches.occurred_at <= touches[col]
-        latest = ibis.ifelse(before, touches.occurred_at, ibis.null("timestamp")).max().over(jw)
-        if marks:
-            mark_expr = mark_expr + ibis.ifelse(before & (touches.occurred_at == latest), flag, 0)
     touches = touches.select(
         "journey",
         "touchpoint_id",
         "channel",
         "campaign_id",
         "occurred_at",
-        marks=mark_expr.cast("uint8"),
         age_days=(touches.at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / DAY_S,
     )
 
@@ -290,7 +283,7 @@ def journeys_from_store(
         measures=measures,
         nulls=jframe["nulls"].to_numpy(),
         touch_age_days=tframe["age_days"].to_numpy(),
-        marks=np.asarray(tframe["marks"].to_numpy(), dtype=np.uint8) if marks else None,
+        marks=_marks(jframe, tframe, offsets) if marks else None,
         touch_campaign=camp_codes,
         campaigns=campaigns,
     )
@@ -357,11 +350,12 @@ def _fetch(
     and money) and the touches ordered by journey, time and id, from the materialised
     ``touches``."""
     jt = touches.group_by("journey").aggregate(touches=touches.count())
-    jconv = conv.select("conv_id", "person_id", *MONEY)
+    jconv = conv.select("conv_id", "person_id", *MONEY, *[c for c, _ in MARK_TIMES])
     journeys = jt.left_join(jconv, jt.journey == jconv.conv_id).select(
         jt.journey,
         jt.touches,
         jconv.person_id,
+        *[jconv[c].cast("timestamp").name(c) for c, _ in MARK_TIMES],
         conversions=ibis.ifelse(jconv.conv_id.isnull(), 0.0, 1.0),
         nulls=ibis.ifelse(jconv.conv_id.isnull(), 1.0, 0.0),
         **{c: jconv[c].fill_null(0.0) for c in MONEY},
@@ -387,10 +381,37 @@ def _fetch(
     jframe = con.to_pyarrow(journeys.order_by("journey"))
     tframe = con.to_pyarrow(
         touches.order_by(["journey", "occurred_at", "touchpoint_id"]).select(
-            "channel", "campaign_id", "age_days", "marks"
+            "channel", "campaign_id", "age_days", occurred_at=touches.occurred_at.cast("timestamp")
         )
     )
     return jframe, tframe
+
+
+def _as_us(col: pa.ChunkedArray) -> np.ndarray:
+    """Timestamps as int64 microseconds, nulls as the smallest int64."""
+    arr = pc.cast(col, pa.timestamp("us")).combine_chunks().cast(pa.int64())
+    return np.asarray(arr.fill_null(np.iinfo(np.int64).min), dtype=np.int64)
+
+
+def _marks(jframe: pa.Table, tframe: pa.Table, offsets: np.ndarray) -> np.ndarray:
+    """Milestone marks per touch: a flag on the latest touch(es) at or before the journey's
+    lead / opportunity / close entry (every touch tied at that latest time gets it)."""
+    lengths = np.diff(offsets)
+    path = np.repeat(np.arange(len(lengths)), lengths)
+    occ = _as_us(tframe["occurred_at"])
+    starts = offsets[:-1][lengths > 0]
+    out = np.zeros(len(occ), dtype=np.uint8)
+    low = np.iinfo(np.int64).min
+    for col, flag in MARK_TIMES:
+        limit = _as_us(jframe[col])
+        has = limit != low
+        before = (occ <= limit[path]) & has[path]
+        if not before.any():
+            continue
+        latest = np.full(len(lengths), low, dtype=np.int64)
+        latest[lengths > 0] = np.maximum.reduceat(np.where(before, occ, low), starts)
+        out[before & (occ == latest[path])] |= flag
+    return out
 
 
 def _spend(
