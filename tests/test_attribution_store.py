@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from cueva.attribution.journeys import journeys_from_store
+from cueva.attribution.paths import MARK_LEAD, MARK_OPPORTUNITY
 from cueva.attribution.report import attribute_store
 from cueva.cli import main
 from cueva.importer import import_files
@@ -298,3 +299,40 @@ def test_cli_subprocess_is_quiet_on_success(company: Workspace) -> None:
     )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert proc.stdout.startswith("channel,")
+
+
+def test_touches_at_the_same_time_are_ordered_by_id(tmp_path: Path) -> None:
+    # P5's touches: events (01-10), then email (T9a) and paid (T9b) both at 01-20 12:00, listed
+    # in the file in the reverse order: the journey orders them by touchpoint id, so last
+    # touch is paid and both tied touches are the latest before the opportunity (02-01).
+    ws = Workspace.init(tmp_path / "ws", "Ties Co")
+    people = PEOPLE + "P5,a2,2026-01-15 00:00:00,\n"
+    opps = OPPORTUNITIES + "O9,a2,P5,2026-02-01 00:00:00,,false,false,700,\n"
+    touches = TOUCHPOINTS + (
+        "T9b,P5,,paid,2026-01-20 12:00:00\n"
+        "T9c,P5,,events,2026-01-10 00:00:00\n"
+        "T9a,P5,,email,2026-01-20 12:00:00\n"
+    )
+    files = [
+        write(tmp_path / "in" / f"{name}.csv", text)
+        for name, text in [
+            ("accounts", ACCOUNTS),
+            ("people", people),
+            ("opportunities", opps),
+            ("campaigns", CAMPAIGNS),
+            ("touchpoints", touches),
+            ("spend", SPEND),
+            ("activities", ACTIVITIES),
+        ]
+    ]
+    import_files(ws.store(), files, timezone=ws.contract.timezone)
+    ps = journeys_from_store(ws.store(), ws.contract).paths
+    paths = dict(zip(ps.path_strings(), ps.conversions, strict=True))
+    assert paths["events > email > paid"] == 1.0
+    j = ps.path_strings().index("events > email > paid")
+    marks = ps.marks[ps.offsets[j] : ps.offsets[j + 1]]
+    # lead (P5 created 01-15): events is the latest touch before it; opportunity: both ties
+    assert marks.tolist() == [MARK_LEAD, MARK_OPPORTUNITY, MARK_OPPORTUNITY]
+    last = credits(ws, "last_touch")
+    assert last.pipeline["paid"] == pytest.approx(1000 + 700)  # O1: webinar > paid; O9
+    assert last.pipeline["email"] == pytest.approx(3000)  # O2: events > email
