@@ -44,8 +44,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import ibis
 import numpy as np
 import pandas as pd
-import sqlglot as sg
-import sqlglot.expressions as sge
 
 from cueva.errors import ContractError, UsageError
 from cueva.periods import Grain, Period, bucket_labels, buckets, check_grain, truncate_expr
@@ -1165,14 +1163,11 @@ def _build_wide(q: _Query, e: ir.Table, names: list[str]) -> _Wide:
 
 
 def _drop(store: Store, names: Sequence[str]) -> None:
-    """Drop temporary tables. ``DROP TABLE IF EXISTS`` is built with sqlglot in the backend's
-    own dialect, as Ibis does: Ibis 12's ``drop_table`` builds it the way older sqlglot
-    releases expected and, with sqlglot 30, sends a statement without the table's name."""
+    """Drop temporary tables (Ibis' ``drop_table`` needs sqlglot < 30, pinned in pyproject)."""
     con = store.con
     for name in names:
-        stmt = sge.Drop(kind="TABLE", tables=[sg.table(name, quoted=True)], exists=True)
         with contextlib.suppress(Exception):
-            con.raw_sql(stmt.sql(con.dialect))
+            con.drop_table(name, force=True)
 
 
 #: Wide entries per store: key -> (data version, tables, their names). Building the entries
