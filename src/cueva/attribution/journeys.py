@@ -266,13 +266,9 @@ def journeys_from_store(
     n = jframe.num_rows
     lengths = np.asarray(jframe["touches"].to_numpy(zero_copy_only=False), dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    ch_enc = pc.dictionary_encode(tframe["channel"]).combine_chunks()
-    channels = [str(x) for x in ch_enc.dictionary.to_pylist()]
-    touches_np = np.asarray(ch_enc.indices, dtype=np.int32)
-    camp = tframe["campaign_id"].combine_chunks()
-    camp_enc = pc.dictionary_encode(camp)
-    campaigns = [str(x) for x in camp_enc.dictionary.to_pylist()]
-    camp_codes = np.asarray(camp_enc.indices.fill_null(-1), dtype=np.int32)
+    order = tframe.order
+    channels, touches_np = _codes_in_order(tframe.raw["channel"], order)
+    campaigns, camp_codes = _codes_in_order(tframe.raw["campaign_id"], order)
     measures = {"conversions": jframe["conversions"].to_numpy()}
     for c in MONEY:
         measures[c] = jframe[c].to_numpy()
@@ -282,8 +278,8 @@ def journeys_from_store(
         touches=touches_np,
         measures=measures,
         nulls=jframe["nulls"].to_numpy(),
-        touch_age_days=tframe["age_days"].to_numpy(),
-        marks=_marks(jframe, tframe, offsets) if marks else None,
+        touch_age_days=tframe.raw["age_days"].to_numpy()[order],
+        marks=_marks(jframe, tframe.occurred_at, offsets) if marks else None,
         touch_campaign=camp_codes,
         campaigns=campaigns,
     )
@@ -345,7 +341,7 @@ def _fetch(
     conv: ir.Table,
     people: ir.Table,
     mkt: list[str],
-) -> tuple[pa.Table, pa.Table]:
+) -> tuple[pa.Table, _Touches]:
     """The journey table (one row per journey, ordered by journey key, with its touch count
     and money) and the touches ordered by journey, time and id, from the materialised
     ``touches``."""
@@ -392,11 +388,20 @@ def _fetch(
     return jframe, _in_journey_order(raw, jframe["journey"])
 
 
-def _in_journey_order(raw: pa.Table, journey_keys: pa.ChunkedArray) -> pa.Table:
-    """The touches in journey order (the order of ``journey_keys``), then time, then
-    touchpoint id: numpy sorts on the integer journey index and the time, and only the rows
-    tied on both are sorted again with their id (the engine's ORDER BY on the string key
-    took most of the fetch)."""
+@dataclass
+class _Touches:
+    """Fetched touches (engine order) and the permutation that puts them in journey order."""
+
+    raw: pa.Table
+    order: np.ndarray
+    occurred_at: np.ndarray  # int64 microseconds, in journey order
+
+
+def _in_journey_order(raw: pa.Table, journey_keys: pa.ChunkedArray) -> _Touches:
+    """The permutation putting the touches in journey order (the order of ``journey_keys``),
+    then time, then touchpoint id: numpy sorts on the integer journey index and the time,
+    and only the rows tied on both are sorted again with their id (the engine's ORDER BY on
+    the string key took most of the fetch)."""
     jidx = pc.index_in(raw["journey"], value_set=journey_keys.combine_chunks())
     j = np.asarray(jidx.to_numpy(zero_copy_only=False), dtype=np.int64)
     occ = _as_us(raw["occurred_at"])
@@ -420,7 +425,22 @@ def _in_journey_order(raw: pa.Table, journey_keys: pa.ChunkedArray) -> pa.Table:
             sub, sort_keys=[("j", "ascending"), ("t", "ascending"), ("id", "ascending")]
         )
         order[pos] = sub_rows[np.asarray(perm)]
-    return raw.select(["channel", "campaign_id", "age_days", "occurred_at"]).take(pa.array(order))
+        os_ = occ[order]
+    return _Touches(raw=raw, order=order, occurred_at=os_)
+
+
+def _codes_in_order(col: pa.ChunkedArray, order: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Dictionary codes of ``col`` taken in ``order``, numbered by first appearance in that
+    order (nulls -1), and the values they stand for."""
+    enc = pc.dictionary_encode(col.combine_chunks())
+    codes = np.asarray(enc.indices.fill_null(-1), dtype=np.int32)[order]
+    values = enc.dictionary.to_pylist()
+    valid = codes >= 0
+    uniq, first = np.unique(codes[valid], return_index=True)
+    by_first = uniq[np.argsort(first, kind="stable")]
+    remap = np.full(len(values) + 1, -1, dtype=np.int32)  # last slot: code -1 stays -1
+    remap[by_first] = np.arange(len(by_first), dtype=np.int32)
+    return [str(values[i]) for i in by_first], remap[codes]
 
 
 def _as_us(col: pa.ChunkedArray) -> np.ndarray:
@@ -429,12 +449,11 @@ def _as_us(col: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(arr.fill_null(np.iinfo(np.int64).min), dtype=np.int64)
 
 
-def _marks(jframe: pa.Table, tframe: pa.Table, offsets: np.ndarray) -> np.ndarray:
+def _marks(jframe: pa.Table, occ: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Milestone marks per touch: a flag on the latest touch(es) at or before the journey's
     lead / opportunity / close entry (every touch tied at that latest time gets it)."""
     lengths = np.diff(offsets)
     path = np.repeat(np.arange(len(lengths)), lengths)
-    occ = _as_us(tframe["occurred_at"])
     starts = offsets[:-1][lengths > 0]
     out = np.zeros(len(occ), dtype=np.uint8)
     low = np.iinfo(np.int64).min
