@@ -20,6 +20,7 @@ back, as columns, into a :class:`~cueva.attribution.paths.PathSet`.
 from __future__ import annotations
 
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -259,9 +260,11 @@ def journeys_from_store(
     name = f"_cueva_attr_touches_{uuid.uuid4().hex}"
     con.create_table(name, touches, temp=True)
     try:
-        jframe, tframe = _fetch(store, s, con.table(name), conv, people, mkt)
+        jframe, raw = _fetch(store, s, con.table(name), conv, people, mkt)
     finally:
         con.drop_table(name, force=True)
+    tframe = _in_journey_order(raw, jframe["journey"])
+    del raw
 
     n = jframe.num_rows
     lengths = np.asarray(jframe["touches"].to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -341,7 +344,7 @@ def _fetch(
     conv: ir.Table,
     people: ir.Table,
     mkt: list[str],
-) -> tuple[pa.Table, _Touches]:
+) -> tuple[pa.Table, pa.Table]:
     """The journey table (one row per journey, ordered by journey key, with its touch count
     and money) and the touches ordered by journey, time and id, from the materialised
     ``touches``."""
@@ -375,17 +378,21 @@ def _fetch(
         )
     con = store.con
     jframe = con.to_pyarrow(journeys.order_by("journey"))
-    raw = con.to_pyarrow(
-        touches.select(
-            "journey",
-            "touchpoint_id",
-            "channel",
-            "campaign_id",
-            "age_days",
-            occurred_at=touches.occurred_at.cast("timestamp"),
-        )
-    )
-    return jframe, _in_journey_order(raw, jframe["journey"])
+    # streamed in batches: the engine never holds the whole result next to the Arrow copy
+    # (Ibis 12 calls DuckDB's deprecated fetch_record_batch: silence that warning here only)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
+        raw = con.to_pyarrow_batches(
+            touches.select(
+                "journey",
+                "touchpoint_id",
+                "channel",
+                "campaign_id",
+                "age_days",
+                occurred_at=touches.occurred_at.cast("timestamp"),
+            )
+        ).read_all()
+    return jframe, raw
 
 
 @dataclass
@@ -403,10 +410,12 @@ def _in_journey_order(raw: pa.Table, journey_keys: pa.ChunkedArray) -> _Touches:
     and only the rows tied on both are sorted again with their id (the engine's ORDER BY on
     the string key took most of the fetch)."""
     jidx = pc.index_in(raw["journey"], value_set=journey_keys.combine_chunks())
-    j = np.asarray(jidx.to_numpy(zero_copy_only=False), dtype=np.int64)
+    j = np.asarray(jidx.to_numpy(zero_copy_only=False), dtype=np.int32)
+    del jidx
     occ = _as_us(raw["occurred_at"])
     order = np.lexsort((occ, j))
     js, os_ = j[order], occ[order]
+    del j
     tie = np.zeros(len(order), dtype=bool)
     same = (js[1:] == js[:-1]) & (os_[1:] == os_[:-1])
     tie[1:] |= same
@@ -426,7 +435,10 @@ def _in_journey_order(raw: pa.Table, journey_keys: pa.ChunkedArray) -> _Touches:
         )
         order[pos] = sub_rows[np.asarray(perm)]
         os_ = occ[order]
-    return _Touches(raw=raw, order=order, occurred_at=os_)
+    # the keys are no longer needed: free them before the rest of the work
+    return _Touches(
+        raw=raw.drop_columns(["journey", "touchpoint_id"]), order=order, occurred_at=os_
+    )
 
 
 def _codes_in_order(col: pa.ChunkedArray, order: np.ndarray) -> tuple[list[str], np.ndarray]:
