@@ -33,12 +33,8 @@ def _per_path_sum(ps: PathSet, w: np.ndarray) -> np.ndarray:
 
 
 def _normalise(ps: PathSet, w: np.ndarray) -> np.ndarray:
-    total = _per_path_sum(ps, w)
-    denom = np.repeat(total, ps.lengths)
-    out = np.zeros_like(w)
-    ok = denom > 0
-    out[ok] = w[ok] / denom[ok]
-    return out
+    denom = _per_path_sum(ps, w)[ps.path_of_touch]
+    return np.divide(w, denom, out=np.zeros_like(w, dtype=float), where=denom > 0)
 
 
 def _spread(ps: PathSet, anchored: np.ndarray, shares: np.ndarray) -> np.ndarray:
