@@ -36,6 +36,8 @@ from cueva.attribution.settings import AttributionSettings
 from cueva.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import ibis.expr.types as ir
 
     from cueva.contract import Contract
@@ -255,23 +257,28 @@ def journeys_from_store(
     )
     mkt = marketing_channel_set(s, channels_all)
 
-    # The windowed touches are evaluated once into a temporary table (the journey table and
-    # the ordered touches both read it), dropped when done.
-    name = f"_cueva_attr_touches_{uuid.uuid4().hex}"
-    con.create_table(name, touches, temp=True)
+    # The windowed touches are evaluated once into a temporary table, and their journeys
+    # (numbered in journey-key order) into a second one; both are dropped when done.
+    names = [f"_cueva_attr_{part}_{uuid.uuid4().hex}" for part in ("touches", "journeys")]
     try:
-        jframe, raw = _fetch(store, s, con.table(name), conv, people, mkt)
+        con.create_table(names[0], touches, temp=True)
+        t_tab = con.table(names[0])
+        jt = t_tab.group_by("journey").aggregate(touches=t_tab.count())
+        jt = jt.mutate(jidx=ibis.row_number().over(order_by=jt.journey))
+        con.create_table(names[1], jt, temp=True)
+        jframe, raw, tied_rows = _fetch(store, s, t_tab, con.table(names[1]), conv, people, mkt)
+        order, at_us, pos, tied = _journey_order(raw, tied_rows)
     finally:
-        con.drop_table(name, force=True)
-    tframe = _in_journey_order(raw, jframe["journey"])
+        for nm in names:
+            con.drop_table(nm, force=True)
+    tframe = _in_journey_order(raw, order, at_us, pos, tied)
     del raw
 
     n = jframe.num_rows
     lengths = np.asarray(jframe["touches"].to_numpy(zero_copy_only=False), dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    order = tframe.order
-    channels, touches_np = _codes_in_order(tframe.raw["channel"], order)
-    campaigns, camp_codes = _codes_in_order(tframe.raw["campaign_id"], order)
+    channels, touches_np = tframe.channels, tframe.channel_codes
+    campaigns, camp_codes = tframe.campaigns, tframe.campaign_codes
     measures = {"conversions": jframe["conversions"].to_numpy()}
     for c in MONEY:
         measures[c] = jframe[c].to_numpy()
@@ -281,7 +288,7 @@ def journeys_from_store(
         touches=touches_np,
         measures=measures,
         nulls=jframe["nulls"].to_numpy(),
-        touch_age_days=tframe.raw["age_days"].to_numpy()[order],
+        touch_age_days=tframe.age_days,
         marks=_marks(jframe, tframe.occurred_at, offsets) if marks else None,
         touch_campaign=camp_codes,
         campaigns=campaigns,
@@ -341,17 +348,19 @@ def _fetch(
     store: Store,
     s: AttributionSettings,
     touches: ir.Table,
+    numbered: ir.Table,
     conv: ir.Table,
     people: ir.Table,
     mkt: list[str],
-) -> tuple[pa.Table, pa.Table]:
-    """The journey table (one row per journey, ordered by journey key, with its touch count
-    and money) and the touches ordered by journey, time and id, from the materialised
-    ``touches``."""
-    jt = touches.group_by("journey").aggregate(touches=touches.count())
+) -> tuple[pa.Table, pa.Table, Callable[[np.ndarray, np.ndarray], pa.Table]]:
+    """The journey table (one row per journey, in ``numbered``'s ``jidx`` order, with its
+    touch count and money) and the touches in journey order, from the materialised
+    ``touches`` and ``numbered`` (journey, jidx, touches)."""
+    jt = numbered
     jconv = conv.select("conv_id", "person_id", *MONEY, *[c for c, _ in MARK_TIMES])
     journeys = jt.left_join(jconv, jt.journey == jconv.conv_id).select(
         jt.journey,
+        jt.jidx,
         jt.touches,
         jconv.person_id,
         *[jconv[c].cast("timestamp").name(c) for c, _ in MARK_TIMES],
@@ -377,78 +386,118 @@ def _fetch(
             "a_person"
         )
     con = store.con
-    jframe = con.to_pyarrow(journeys.order_by("journey"))
+    jframe = con.to_pyarrow(journeys.order_by("jidx"))
+    keys = numbered.select(k_journey=numbered.journey, k_jidx=numbered.jidx)
+    tj = touches.join(keys, touches.journey == keys.k_journey)
+
+    def cols(t: ir.Table) -> dict[str, ir.Value]:
+        return {
+            "jidx": t.k_jidx.cast("int32"),
+            "occurred_at": t.occurred_at.cast("timestamp"),
+            "channel": t.channel,
+            "campaign_id": t.campaign_id,
+            "age_days": t.age_days,
+        }
+
     # streamed in batches: the engine never holds the whole result next to the Arrow copy
     # (Ibis 12 calls DuckDB's deprecated fetch_record_batch: silence that warning here only)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
-        raw = con.to_pyarrow_batches(
-            touches.select(
-                "journey",
-                "touchpoint_id",
-                "channel",
-                "campaign_id",
-                "age_days",
-                occurred_at=touches.occurred_at.cast("timestamp"),
+        raw = con.to_pyarrow_batches(tj.select(**cols(tj))).read_all()
+
+    def tied_rows(jidx: np.ndarray, at_us: np.ndarray) -> pa.Table:
+        # the touches of these (journey, time) pairs, in journey, time, id order: the pairs
+        # are a small in-memory table, so the engine only streams the touches past it
+        pairs = ibis.memtable(
+            pa.table(
+                {
+                    "p_jidx": pa.array(jidx, pa.int32()),
+                    "p_at": pa.array(at_us, pa.timestamp("us")),
+                }
             )
-        ).read_all()
-    return jframe, raw
+        )
+        tt = tj.join(
+            pairs,
+            (tj.k_jidx.cast("int32") == pairs.p_jidx)
+            & (tj.occurred_at.cast("timestamp") == pairs.p_at),
+        )
+        return con.to_pyarrow(
+            tt.order_by([tt.k_jidx, tt.occurred_at, tt.touchpoint_id]).select(**cols(tt))
+        )
+
+    return jframe, raw, tied_rows
 
 
 @dataclass
 class _Touches:
-    """Fetched touches (engine order) and the permutation that puts them in journey order."""
+    """The touches in journey, time and touchpoint-id order."""
 
-    raw: pa.Table
-    order: np.ndarray
-    occurred_at: np.ndarray  # int64 microseconds, in journey order
+    channels: list[str]
+    channel_codes: np.ndarray
+    campaigns: list[str]
+    campaign_codes: np.ndarray
+    age_days: np.ndarray
+    occurred_at: np.ndarray  # int64 microseconds
 
 
-def _in_journey_order(raw: pa.Table, journey_keys: pa.ChunkedArray) -> _Touches:
-    """The permutation putting the touches in journey order (the order of ``journey_keys``),
-    then time, then touchpoint id: numpy sorts on the integer journey index and the time,
-    and only the rows tied on both are sorted again with their id (the engine's ORDER BY on
-    the string key took most of the fetch)."""
-    jidx = pc.index_in(raw["journey"], value_set=journey_keys.combine_chunks())
-    j = np.asarray(jidx.to_numpy(zero_copy_only=False), dtype=np.int32)
-    del jidx
+def _journey_order(
+    raw: pa.Table, tied_rows: Callable[[np.ndarray, np.ndarray], pa.Table]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Table | None]:
+    """The permutation putting the fetched touches (integer ``jidx``, time, ...) in journey
+    and time order (numpy sorts on the two integers: the engine's ORDER BY on string keys
+    took most of the fetch), the sorted times, the positions of rows tied on both, and those
+    rows again from ``tied_rows`` ordered by touchpoint id in the engine."""
+    j = np.asarray(raw["jidx"].to_numpy(zero_copy_only=False), dtype=np.int32)
     occ = _as_us(raw["occurred_at"])
     order = np.lexsort((occ, j))
     js, os_ = j[order], occ[order]
-    del j
-    tie = np.zeros(len(order), dtype=bool)
+    del j, occ
     same = (js[1:] == js[:-1]) & (os_[1:] == os_[:-1])
+    tie = np.zeros(len(order), dtype=bool)
     tie[1:] |= same
     tie[:-1] |= same
+    del same
     pos = np.flatnonzero(tie)
-    if len(pos):
-        sub_rows = order[pos]
-        sub = pa.table(
-            {
-                "j": js[pos],
-                "t": os_[pos],
-                "id": raw["touchpoint_id"].take(pa.array(sub_rows)),
-            }
-        )
-        perm = pc.sort_indices(
-            sub, sort_keys=[("j", "ascending"), ("t", "ascending"), ("id", "ascending")]
-        )
-        order[pos] = sub_rows[np.asarray(perm)]
-        os_ = occ[order]
-    # the keys are no longer needed: free them before the rest of the work
-    return _Touches(
-        raw=raw.drop_columns(["journey", "touchpoint_id"]), order=order, occurred_at=os_
-    )
+    if not len(pos):
+        return order, os_, pos, None
+    pj, pt = js[pos], os_[pos]
+    first = np.ones(len(pos), dtype=bool)  # one (journey, time) pair per tied block
+    first[1:] = (pj[1:] != pj[:-1]) | (pt[1:] != pt[:-1])
+    tied = tied_rows(pj[first], pt[first])
+    if tied.num_rows != len(pos):  # pragma: no cover - both come from the same table
+        raise RuntimeError("tied touches changed between two reads of the same table")
+    return order, os_, pos, tied
 
 
-def _codes_in_order(col: pa.ChunkedArray, order: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Dictionary codes of ``col`` taken in ``order``, numbered by first appearance in that
-    order (nulls -1), and the values they stand for."""
-    enc = pc.dictionary_encode(col.combine_chunks())
-    codes = np.asarray(enc.indices.fill_null(-1), dtype=np.int32)[order]
-    values = enc.dictionary.to_pylist()
-    valid = codes >= 0
-    uniq, first = np.unique(codes[valid], return_index=True)
+def _in_journey_order(
+    raw: pa.Table, order: np.ndarray, os_: np.ndarray, pos: np.ndarray, tied: pa.Table | None
+) -> _Touches:
+    """The touches' codes and values taken in ``order``; the tied blocks at ``pos`` are
+    replaced by ``tied`` (the same rows in journey, time and touchpoint-id order)."""
+    ch_enc = pc.dictionary_encode(raw["channel"].combine_chunks())
+    camp_enc = pc.dictionary_encode(raw["campaign_id"].combine_chunks())
+    ch = np.asarray(ch_enc.indices.fill_null(-1), dtype=np.int32)[order]
+    camp = np.asarray(camp_enc.indices.fill_null(-1), dtype=np.int32)[order]
+    age = np.asarray(raw["age_days"].to_numpy(zero_copy_only=False), dtype=float)[order]
+    if tied is not None:
+        os_[pos] = _as_us(tied["occurred_at"])
+        ch[pos] = _codes(tied["channel"], ch_enc.dictionary)
+        camp[pos] = _codes(tied["campaign_id"], camp_enc.dictionary)
+        age[pos] = np.asarray(tied["age_days"].to_numpy(zero_copy_only=False), dtype=float)
+    channels, ch = _renumber(ch, ch_enc.dictionary)
+    campaigns, camp = _renumber(camp, camp_enc.dictionary)
+    return _Touches(channels, ch, campaigns, camp, age, os_)
+
+
+def _codes(col: pa.ChunkedArray, dictionary: pa.Array) -> np.ndarray:
+    idx = pc.index_in(col.combine_chunks(), value_set=dictionary)
+    return np.asarray(idx.fill_null(-1), dtype=np.int32)
+
+
+def _renumber(codes: np.ndarray, dictionary: pa.Array) -> tuple[list[str], np.ndarray]:
+    """Codes renumbered by first appearance (nulls stay -1), and the values they stand for."""
+    values = dictionary.to_pylist()
+    uniq, first = np.unique(codes[codes >= 0], return_index=True)
     by_first = uniq[np.argsort(first, kind="stable")]
     remap = np.full(len(values) + 1, -1, dtype=np.int32)  # last slot: code -1 stays -1
     remap[by_first] = np.arange(len(by_first), dtype=np.int32)
