@@ -23,7 +23,7 @@ import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import numpy as np
@@ -352,7 +352,7 @@ def _fetch(
     conv: ir.Table,
     people: ir.Table,
     mkt: list[str],
-) -> tuple[pa.Table, pa.Table, Callable[[np.ndarray, np.ndarray], pa.Table]]:
+) -> tuple[pa.Table, _Raw, Callable[[np.ndarray, np.ndarray], pa.Table]]:
     """The journey table (one row per journey, in ``numbered``'s ``jidx`` order, with its
     touch count and money) and the touches in journey order, from the materialised
     ``touches`` and ``numbered`` (journey, jidx, touches)."""
@@ -401,9 +401,32 @@ def _fetch(
 
     # streamed in batches: the engine never holds the whole result next to the Arrow copy
     # (Ibis 12 calls DuckDB's deprecated fetch_record_batch: silence that warning here only)
+    # Each batch is turned into numpy codes at once (channel and campaign against their
+    # distinct values), so the string columns are never held whole.
+    dicts = [
+        con.to_pyarrow(touches.select(c).distinct().order_by(c))[c].combine_chunks()
+        for c in ("channel", "campaign_id")
+    ]
+    dicts = [d.drop_null() for d in dicts]
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("jidx", "occ", "ch", "camp", "age")}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
-        raw = con.to_pyarrow_batches(tj.select(**cols(tj))).read_all()
+        for batch in con.to_pyarrow_batches(tj.select(**cols(tj))):
+            parts["jidx"].append(_num(batch.column("jidx"), np.int32))
+            parts["occ"].append(_as_us(batch.column("occurred_at")))
+            parts["ch"].append(_codes(batch.column("channel"), dicts[0]))
+            parts["camp"].append(_codes(batch.column("campaign_id"), dicts[1]))
+            parts["age"].append(_num(batch.column("age_days"), np.float64))
+    raw = _Raw(
+        **{
+            k: np.concatenate(v) if v else np.zeros(0, dtype=t)
+            for (k, v), t in zip(
+                parts.items(), (np.int32, np.int64, np.int32, np.int32, np.float64), strict=True
+            )
+        },
+        ch_dict=dicts[0],
+        camp_dict=dicts[1],
+    )
 
     def tied_rows(jidx: np.ndarray, at_us: np.ndarray) -> pa.Table:
         # the touches of these (journey, time) pairs, in journey, time, id order: the pairs
@@ -429,6 +452,24 @@ def _fetch(
 
 
 @dataclass
+class _Raw:
+    """The fetched touches, engine order: journey index, time (us), channel and campaign
+    codes (into ``ch_dict`` / ``camp_dict``, null -1), age in days."""
+
+    jidx: np.ndarray
+    occ: np.ndarray
+    ch: np.ndarray
+    camp: np.ndarray
+    age: np.ndarray
+    ch_dict: pa.Array
+    camp_dict: pa.Array
+
+
+def _num(col: pa.Array | pa.ChunkedArray, dtype: Any) -> np.ndarray:
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+@dataclass
 class _Touches:
     """The touches in journey, time and touchpoint-id order."""
 
@@ -441,17 +482,14 @@ class _Touches:
 
 
 def _journey_order(
-    raw: pa.Table, tied_rows: Callable[[np.ndarray, np.ndarray], pa.Table]
+    raw: _Raw, tied_rows: Callable[[np.ndarray, np.ndarray], pa.Table]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Table | None]:
     """The permutation putting the fetched touches (integer ``jidx``, time, ...) in journey
     and time order (numpy sorts on the two integers: the engine's ORDER BY on string keys
     took most of the fetch), the sorted times, the positions of rows tied on both, and those
     rows again from ``tied_rows`` ordered by touchpoint id in the engine."""
-    j = np.asarray(raw["jidx"].to_numpy(zero_copy_only=False), dtype=np.int32)
-    occ = _as_us(raw["occurred_at"])
-    order = np.lexsort((occ, j))
-    js, os_ = j[order], occ[order]
-    del j, occ
+    order = np.lexsort((raw.occ, raw.jidx))
+    js, os_ = raw.jidx[order], raw.occ[order]
     same = (js[1:] == js[:-1]) & (os_[1:] == os_[:-1])
     tie = np.zeros(len(order), dtype=bool)
     tie[1:] |= same
@@ -470,28 +508,26 @@ def _journey_order(
 
 
 def _in_journey_order(
-    raw: pa.Table, order: np.ndarray, os_: np.ndarray, pos: np.ndarray, tied: pa.Table | None
+    raw: _Raw, order: np.ndarray, os_: np.ndarray, pos: np.ndarray, tied: pa.Table | None
 ) -> _Touches:
     """The touches' codes and values taken in ``order``; the tied blocks at ``pos`` are
     replaced by ``tied`` (the same rows in journey, time and touchpoint-id order)."""
-    ch_enc = pc.dictionary_encode(raw["channel"].combine_chunks())
-    camp_enc = pc.dictionary_encode(raw["campaign_id"].combine_chunks())
-    ch = np.asarray(ch_enc.indices.fill_null(-1), dtype=np.int32)[order]
-    camp = np.asarray(camp_enc.indices.fill_null(-1), dtype=np.int32)[order]
-    age = np.asarray(raw["age_days"].to_numpy(zero_copy_only=False), dtype=float)[order]
+    ch = raw.ch[order]
+    camp = raw.camp[order]
+    age = raw.age[order]
     if tied is not None:
         os_[pos] = _as_us(tied["occurred_at"])
-        ch[pos] = _codes(tied["channel"], ch_enc.dictionary)
-        camp[pos] = _codes(tied["campaign_id"], camp_enc.dictionary)
-        age[pos] = np.asarray(tied["age_days"].to_numpy(zero_copy_only=False), dtype=float)
-    channels, ch = _renumber(ch, ch_enc.dictionary)
-    campaigns, camp = _renumber(camp, camp_enc.dictionary)
+        ch[pos] = _codes(tied["channel"], raw.ch_dict)
+        camp[pos] = _codes(tied["campaign_id"], raw.camp_dict)
+        age[pos] = _num(tied["age_days"], np.float64)
+    channels, ch = _renumber(ch, raw.ch_dict)
+    campaigns, camp = _renumber(camp, raw.camp_dict)
     return _Touches(channels, ch, campaigns, camp, age, os_)
 
 
-def _codes(col: pa.ChunkedArray, dictionary: pa.Array) -> np.ndarray:
-    idx = pc.index_in(col.combine_chunks(), value_set=dictionary)
-    return np.asarray(idx.fill_null(-1), dtype=np.int32)
+def _codes(col: pa.Array | pa.ChunkedArray, dictionary: pa.Array) -> np.ndarray:
+    idx = pc.index_in(col, value_set=dictionary)
+    return np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 def _renumber(codes: np.ndarray, dictionary: pa.Array) -> tuple[list[str], np.ndarray]:
@@ -504,9 +540,12 @@ def _renumber(codes: np.ndarray, dictionary: pa.Array) -> tuple[list[str], np.nd
     return [str(values[i]) for i in by_first], remap[codes]
 
 
-def _as_us(col: pa.ChunkedArray) -> np.ndarray:
+def _as_us(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Timestamps as int64 microseconds, nulls as the smallest int64."""
-    arr = pc.cast(col, pa.timestamp("us")).combine_chunks().cast(pa.int64())
+    arr = pc.cast(col, pa.timestamp("us"))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.int64())
     return np.asarray(arr.fill_null(np.iinfo(np.int64).min), dtype=np.int64)
 
 
