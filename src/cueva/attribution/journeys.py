@@ -386,7 +386,6 @@ def _fetch(
             "a_person"
         )
     con = store.con
-    jframe = con.to_pyarrow(journeys.order_by("jidx"))
     keys = numbered.select(k_journey=numbered.journey, k_jidx=numbered.jidx)
     tj = touches.join(keys, touches.journey == keys.k_journey)
 
@@ -448,6 +447,8 @@ def _fetch(
             tt.order_by([tt.k_jidx, tt.occurred_at, tt.touchpoint_id]).select(**cols(tt))
         )
 
+    # the journey table after the touches, without its string keys (not needed any more)
+    jframe = con.to_pyarrow(journeys.order_by("jidx").drop("journey", "person_id", "jidx"))
     return jframe, raw, tied_rows
 
 
