@@ -12,20 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from cueva.attribution.paths import MARK_CLOSE, MARK_LEAD, MARK_OPPORTUNITY, PathSet
-from cueva.attribution.settings import AttributionSettings
+from cueva.attribution.settings import MODEL_NAMES, AttributionSettings
 from cueva.errors import UsageError
 
-RULE_MODELS: tuple[str, ...] = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "w_shaped",
-    "full_path",
-    "custom",
-)
+#: The rule-based models: every model but the data-driven Markov and Shapley.
+RULE_MODELS: tuple[str, ...] = tuple(m for m in MODEL_NAMES if m not in ("markov", "shapley"))
 
 
 def _per_path_sum(ps: PathSet, w: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ and nothing from Cueva, so the contract can import it cheaply. Command-line opti
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -26,19 +26,7 @@ ModelName = Literal[
 ]
 
 #: Every model, in the order of the comparison table.
-MODEL_NAMES: tuple[str, ...] = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "w_shaped",
-    "full_path",
-    "custom",
-    "markov",
-    "shapley",
-)
+MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
 
 #: A stage name of the contract's funnel (lead, mql, sql, opportunity, won in the starter).
 Milestone = str
