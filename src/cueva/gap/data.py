@@ -20,9 +20,8 @@ import pandas as pd
 
 from cueva.errors import UsageError
 from cueva.gap.plan import Baseline
-from cueva.metrics.funnel import stage_entries, stage_times, with_segment
+from cueva.metrics.funnel import data_version, stage_entries, stage_times, with_segment
 from cueva.periods import Period, previous, quarter
-from cueva.store import IMPORTS_TABLE
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -50,13 +49,6 @@ def opportunity_stage(contract: Contract) -> str | None:
 _CACHE: weakref.WeakKeyDictionary[Store, dict[str, tuple[tuple[Any, ...], ir.Table]]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def data_version(store: Store) -> tuple[Any, ...]:
-    """What changes when data are imported: the number and the time of the store's imports."""
-    t = store.table(IMPORTS_TABLE)
-    row = t.aggregate(n=t.count(), last=t.imported_at.max()).execute().iloc[0]
-    return (int(row["n"]), str(row["last"]))
 
 
 def _materialized(store: Store, key: str, build: Callable[[], ir.Table]) -> ir.Table:
