@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 
 import pytest
@@ -16,9 +16,9 @@ from cueva.actions import (
     list_actions,
     reopen_action,
 )
-from cueva.cli import main
 from cueva.errors import UsageError
 from cueva.workspace import Workspace
+from tests.conftest import CliResult, invoke
 
 T0 = datetime(2026, 6, 30, 10, 0)
 
@@ -107,31 +107,13 @@ def test_unknown_id_and_double_done(workspace: Workspace) -> None:
         list_actions(workspace.store(), "closed")  # type: ignore[arg-type]
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """The CLI in process (as the console script runs it): exit code, stdout, stderr."""
-
-    def invoke(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out = capsys.readouterr()
-        return Result(code, out.out, out.err)
-
-    return invoke
+    return functools.partial(invoke, capsys)
 
 
-def test_cli_add_done_list(workspace: Workspace, run: Callable[..., Result]) -> None:
+def test_cli_add_done_list(workspace: Workspace, run: Callable[..., CliResult]) -> None:
     ws = str(workspace.path)
     workspace.close()
     r = run(
@@ -173,7 +155,7 @@ def test_cli_add_done_list(workspace: Workspace, run: Callable[..., Result]) -> 
     assert r.stdout.splitlines()[1].startswith("1,added,open")
 
 
-def test_help_has_examples(run: Callable[..., Result]) -> None:
+def test_help_has_examples(run: Callable[..., CliResult]) -> None:
     for cmd in (("report",), ("actions", "add"), ("actions", "done"), ("actions", "list")):
         r = run(*cmd, "--help")
         assert r.returncode == 0, r.stderr

@@ -4,6 +4,7 @@ and the PDF (page count, page numbers, text) read back with pypdf."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from cueva.report import (
 from cueva.report._data import NOT_COMPUTED
 from cueva.sla import scorecard
 from cueva.workspace import Workspace
+from tests.conftest import CliResult, invoke
 
 PERIOD, VS = "2026-Q2", "2026-Q1"
 TODAY = date(2026, 7, 20)
@@ -527,26 +529,9 @@ def test_css_strings_cannot_break_out() -> None:
     assert css_string('Página "1"</style>') == "Página \\22 1\\22 \\3C /style\\3E "
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-        got = capsys.readouterr()
-        return Result(code, got.out, got.err)
-
-    return invoke
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    return functools.partial(invoke, capsys)
 
 
 PLAN_REVENUE = 1_500_000.0
@@ -629,7 +614,7 @@ def test_pdf_keeps_every_chart_whole(packs: dict[str, tuple[PackData, str]]) -> 
     assert render_pdf(html).startswith(b"%PDF-")
 
 
-def test_cli_errors_are_one_line(demo: Path, tmp_path: Path, cli: Callable[..., Result]) -> None:
+def test_cli_errors_are_one_line(demo: Path, tmp_path: Path, cli: Callable[..., CliResult]) -> None:
     r = cli("report", str(demo), "--period", "2026-Q5", "--out", str(tmp_path / "p.html"))
     assert r.code == 1
     assert r.err.strip().startswith("error: not a period: '2026-Q5'")
