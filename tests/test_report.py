@@ -187,6 +187,7 @@ def reference(demo: Path) -> Iterator[dict[str, object]]:
     with Workspace.open(demo) as ws:
         store, contract = ws.store(), ws.contract
         yield {
+            "contract": contract,
             "scorecard": scorecard(store, contract, quarter(2026, 2)),
             "attribution": attribute_store(
                 store, contract, start=quarter(2026, 2).start_dt, end=quarter(2026, 2).end_dt
@@ -224,8 +225,10 @@ def test_funnel_numbers_are_the_metric_results(
     stages = reference["funnel"]["stages"]
     before = reference["funnel_vs"]["stages"].set_index("stage")
     assert len(rows) == len(stages) == 5
+    contract = reference["contract"]
     for _i, s in stages.iterrows():
-        row = rows[s["label"]]
+        # the contract's label in the pack's language (its translation, else its own text)
+        row = rows[contract.funnel.stage(s["stage"]).label_in(lang)]
         assert row[2] == N(fmt.number(s["entered"]))
         assert row[3] == N(fmt.number(before.loc[s["stage"], "entered"]))
         if isinstance(s["next_stage"], str):
@@ -255,8 +258,10 @@ def test_scorecard_is_the_sla_results_breaches_first(
         "es": {"met": "cumplido", "missed": "incumplido", "at risk": "en riesgo",
                "on track": "en camino"},
     }[lang]  # fmt: skip
+    contract = reference["contract"]
     for row, (_i, r) in zip(rows, expected.iterrows(), strict=True):
-        assert row[0].startswith(r["service_level"])
+        sla = contract.service_level(r["service_level"])
+        assert row[0] == f"{sla.label_in(lang)}{sla.description_in(lang)}"  # name<br>promise
         share = r["kind"] in ("quality", "response_time", "coverage", "feedback", "win_rate")
         money = r["kind"] in ("pipeline_created", "revenue")
         show = fmt.percent if share else fmt.money if money else fmt.number
@@ -571,7 +576,7 @@ def test_pack_against_the_saved_plan(pdf_pack: tuple[Path, Path], demo: Path) ->
     assert header[2:5] == ["2026-Q2", "Plan", "2026-Q1"]
     rows = {r[0]: r for r in p.sections["funnel"].rows[1:] if len(r) == 8}
     for st in stages:
-        assert rows[st.display][3] == N(fmt.number(counts[st.name]))
+        assert rows[st.label_in("es")][3] == N(fmt.number(counts[st.name]))
     summary = text_of(p, "summary")
     assert N(fmt.money(result.base_total)) in summary and "del plan" in summary
     assert abs(result.base_total - PLAN_REVENUE) < 0.01 * PLAN_REVENUE
@@ -689,3 +694,72 @@ def test_summary_of_an_empty_quarter_names_no_reasons() -> None:
     assert (
         "Los ingresos de nuevo negocio de 2026-Q2 fueron 0 €, en línea con el plan (0 €)." in text
     )
+
+
+def test_spanish_pack_shows_the_contracts_spanish_text(
+    packs: dict[str, tuple[PackData, str]], demo: Path
+) -> None:
+    """The demo contract carries Spanish translations of its own text: the Spanish pack shows
+    them (stage labels, service levels, glossary), the English pack the text as written."""
+    contract = Workspace.open(demo).contract
+    data, html = packs["es"]
+    es, en = parse(html), parse(packs["en"][1])
+    labels = [r[0] for r in es.sections["funnel"].rows[1:] if len(r) == 7]
+    assert labels == [s.translations["es"].label for s in contract.funnel.stages]
+    assert "Lead cualificado por marketing (MQL)" in labels
+    assert [r[0] for r in en.sections["funnel"].rows[1:] if len(r) == 7] == [
+        s.display for s in contract.funnel.stages
+    ]
+    score_es, score_en = text_of(es, "scorecard"), text_of(en, "scorecard")
+    for sl in contract.service_levels:
+        spanish = sl.translations["es"]
+        assert spanish.label in score_es and N(spanish.description or "") in score_es
+        assert N(sl.description) not in score_es
+        assert N(sl.description) in score_en and N(spanish.description or "") not in score_en
+    glossary_es = text_of(es, "glossary")
+    assert data.glossary is not None
+    shown = set(data.glossary.loc[data.glossary["source"] == "contract", "name"])
+    terms = [t for t in contract.glossary if t.name in shown]
+    stages = [s for s in contract.funnel.stages if s.name in shown]
+    assert terms and stages
+    for t in terms:
+        assert t.label_in("es") in glossary_es and N(t.definition_in("es")) in glossary_es
+        assert N(t.definition) not in glossary_es
+    for s in stages:
+        assert N(s.description_in("es")) in glossary_es and N(s.description) not in glossary_es
+    # the missed service levels' agenda items and the credited milestone use them too
+    assert data.scorecard is not None
+    missed = data.scorecard.loc[data.scorecard["status"] == "missed", "name"]
+    items = " ".join(es.sections["agenda"].items)
+    for name in missed:
+        assert contract.service_level(name).label_in("es") in items
+    assert data.attribution_milestone
+    milestone = contract.funnel.stage(data.attribution_milestone).label_in("es")
+    assert f"hito atribuido: {milestone})" in text_of(es, "attribution")
+
+
+def test_untranslated_contract_text_falls_back_to_the_contracts_own(
+    packs: dict[str, tuple[PackData, str]],
+) -> None:
+    import dataclasses
+
+    from cueva.contract import parse_contract
+    from cueva.demo import demo_contract_text
+
+    text = demo_contract_text()
+    block = re.search(r"      translations:\n        es:\n          label: Lead cualificado por "
+                      r"marketing \(MQL\)\n.*?\n(?=      entry:)", text, re.S)  # fmt: skip
+    assert block
+    contract = parse_contract(text.replace(block.group(0), ""))
+    data = dataclasses.replace(packs["es"][0], contract=contract)
+    p = parse(render_html(data))
+    labels = [r[0] for r in p.sections["funnel"].rows[1:] if len(r) == 7]
+    assert labels[1] == "Marketing Qualified Lead"  # the contract's own label, not a message id
+    assert labels[2] == "Lead cualificado por ventas (SQL)"
+    mql = contract.funnel.stage("mql")
+    assert N(mql.description) in text_of(p, "glossary")
+    # without a contract at all, the results' own labels
+    bare = parse(render_html(dataclasses.replace(packs["es"][0], contract=None)))
+    funnel = packs["es"][0].funnel
+    assert funnel is not None
+    assert [r[0] for r in bare.sections["funnel"].rows[1:] if len(r) == 7] == list(funnel["label"])

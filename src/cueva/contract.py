@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +31,66 @@ Team = str  # "marketing", "sales", "shared" or another team named in the contra
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: Languages the contract's own text can be translated into (the report languages).
+TextLanguage = Literal["en", "es"]
+
+
+class _Text(_Model):
+    """The contract's text for one item in another language (see ``translations``)."""
+
+    @field_validator("*")
+    @classmethod
+    def _not_blank(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("a translation must not be blank; leave the key out instead")
+        return v.strip() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _some_text(self) -> _Text:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            fields = " or ".join(f"'{name}'" for name in type(self).model_fields)
+            raise ValueError(f"a translation needs {fields}")
+        return self
+
+
+class StageText(_Text):
+    """A stage's label and description in another language."""
+
+    label: str | None = Field(None, description="Display name in that language.")
+    description: str | None = Field(None, description="What the stage means, in that language.")
+
+
+class ServiceLevelText(_Text):
+    """A service level's name and promise in another language."""
+
+    label: str | None = Field(
+        None, description="Display name in that language (by default the service level's name)."
+    )
+    description: str | None = Field(None, description="The promise, in that language.")
+
+
+class GlossaryText(_Text):
+    """A glossary term's name and definition in another language."""
+
+    label: str | None = Field(
+        None, description="Display name in that language (by default the metric's name)."
+    )
+    definition: str | None = Field(None, description="The definition, in that language.")
+
+
+_TRANSLATIONS_DOC = (
+    "The text in other report languages, by language code (en, es), e.g. "
+    "{es: {label: ..., description: ...}}; a text left out falls back to the contract's own."
+)
+
+
+def _in(translations: Mapping[Any, _Text], lang: str | None, key: str, default: str) -> str:
+    """The translation's ``key`` in ``lang``, else ``default`` (the contract's own text)."""
+    text = translations.get(lang) if lang is not None else None
+    value = getattr(text, key, None) if text is not None else None
+    return value if isinstance(value, str) else default
 
 
 class StageEntry(_Model):
@@ -82,10 +143,20 @@ class Stage(_Model):
     description: str = Field("", description="What the stage means, in plain words.")
     owner: Team = Field(description="Team that owns the stage: marketing, sales or shared.")
     entry: StageEntry = Field(description="What marks entry into the stage.")
+    translations: dict[TextLanguage, StageText] = Field(
+        default_factory=dict, description=_TRANSLATIONS_DOC
+    )
 
     @property
     def display(self) -> str:
         return self.label or self.name
+
+    def label_in(self, lang: str | None) -> str:
+        """The display name in ``lang`` (the contract's own label when not translated)."""
+        return _in(self.translations, lang, "label", self.display)
+
+    def description_in(self, lang: str | None) -> str:
+        return _in(self.translations, lang, "description", self.description)
 
 
 class Funnel(_Model):
@@ -228,6 +299,16 @@ class GlossaryTerm(_Model):
         description="Glossary metrics this one drives (its parents in the tree); the tree "
         "ends in revenue or profit.",
     )
+    translations: dict[TextLanguage, GlossaryText] = Field(
+        default_factory=dict, description=_TRANSLATIONS_DOC
+    )
+
+    def label_in(self, lang: str | None) -> str:
+        """The metric's display name in ``lang`` (its name when not translated)."""
+        return _in(self.translations, lang, "label", self.name)
+
+    def definition_in(self, lang: str | None) -> str:
+        return _in(self.translations, lang, "definition", self.definition)
 
 
 #: Roots of the glossary tree: every metric must lead to one of them.
@@ -310,6 +391,9 @@ class ServiceLevel(_Model):
     calendar: str | None = Field(
         None, description="Name of a calendar in 'calendars'; by default the giver's calendar."
     )
+    translations: dict[TextLanguage, ServiceLevelText] = Field(
+        default_factory=dict, description=_TRANSLATIONS_DOC
+    )
 
     @field_validator("name")
     @classmethod
@@ -357,6 +441,13 @@ class ServiceLevel(_Model):
         elif self.kind not in ("volume", "pipeline_created", "revenue", "win_rate"):
             raise ValueError(f"target 'plan' does not apply to a {self.kind} service level")
         return self
+
+    def label_in(self, lang: str | None) -> str:
+        """The display name in ``lang`` (the service level's name when not translated)."""
+        return _in(self.translations, lang, "label", self.name)
+
+    def description_in(self, lang: str | None) -> str:
+        return _in(self.translations, lang, "description", self.description)
 
     @property
     def is_share(self) -> bool:
@@ -674,7 +765,8 @@ def format_validation_error(exc: ValidationError, text: str, source: str) -> str
     lines = _key_lines(text)
     out = [f"{source}: the contract is not valid"]
     for err in exc.errors():
-        loc = tuple(err["loc"])
+        # a bad mapping key (e.g. translations: {de: ...}) is located at the key itself
+        loc = tuple(p for p in err["loc"] if p != "[key]")
         msg = err["msg"]
         if msg.startswith("Value error, @"):
             # a cross-field check names the exact key path: "@service_levels.2.stage: ..."
@@ -1212,15 +1304,19 @@ __all__ = [
     "EmailChannel",
     "Funnel",
     "GlossaryTerm",
+    "GlossaryText",
     "HolidaySource",
     "Notifications",
     "PeriodTargets",
     "ServiceLevel",
+    "ServiceLevelText",
     "Signature",
     "SignatureStatus",
     "Stage",
     "StageEntry",
+    "StageText",
     "TermChange",
+    "TextLanguage",
     "WebhookChannel",
     "contract_json_schema",
     "contract_terms",

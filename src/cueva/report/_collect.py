@@ -116,14 +116,21 @@ def _glossary(data: PackData, ws: Workspace) -> None:
         if name in terms:
             t = terms[name]
             rows.append(
-                {"name": name, "definition": t.definition, "owner": t.owner, "source": "contract"}
+                {
+                    "name": name,
+                    "label": t.label_in(data.lang),
+                    "definition": t.definition_in(data.lang),
+                    "owner": t.owner,
+                    "source": "contract",
+                }
             )
         elif name in stages and stages[name].description:
             s = stages[name]
             rows.append(
                 {
-                    "name": s.display,
-                    "definition": s.description,
+                    "name": name,
+                    "label": s.label_in(data.lang),
+                    "definition": s.description_in(data.lang),
                     "owner": s.owner,
                     "source": "contract",
                 }
@@ -138,12 +145,13 @@ def _glossary(data: PackData, ws: Workspace) -> None:
                 rows.append(
                     {
                         "name": name,
+                        "label": name,
                         "definition": m.definition,
                         "owner": m.owner,
                         "source": "registry",
                     }
                 )
-    data.glossary = pd.DataFrame(rows, columns=["name", "definition", "owner", "source"])
+    data.glossary = pd.DataFrame(rows, columns=["name", "label", "definition", "owner", "source"])
 
 
 def _section(data: PackData, key: str, fill: Any, *args: Any) -> None:
@@ -188,6 +196,7 @@ def collect_pack(
         agenda_threshold=agenda_threshold,
         lang=check_language(lang or contract.language),
         segment_by=segment_by,
+        contract=contract,
     )
     _section(data, "funnel", _funnel, ws, compare)
     _plan_revenue(data, ws)

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from cueva.periods import Period
+
+if TYPE_CHECKING:
+    from cueva.contract import Contract
 
 #: The pack's sections, in the order of the issue and of the document.
 SECTIONS: tuple[str, ...] = (
@@ -84,7 +88,8 @@ class PackData:
     #: the milestone credited (lead, mql, sql, opportunity, won), from the contract
     attribution_milestone: str | None = None
     sourced_rule: str | None = None
-    #: glossary excerpt: name, definition, unit, owner, source (contract, registry)
+    #: glossary excerpt: name (metric or stage), label, definition, owner, source (contract,
+    #: registry), in ``lang``
     glossary: pd.DataFrame | None = None
     #: open action items (cueva.actions.list_actions) as of ``today``
     actions: pd.DataFrame | None = None
@@ -99,6 +104,10 @@ class PackData:
     missing_parts: dict[str, str] = field(default_factory=dict)
     #: names of the metrics shown (for the glossary excerpt)
     metrics_shown: list[str] = field(default_factory=list)
+    #: the workspace's contract (plain data, not a connection): the pack shows its own text
+    #: (stage labels, service-level names and promises, glossary definitions) in the report
+    #: language from its ``translations``, else as written
+    contract: Contract | None = None
 
 
 __all__ = ["NOT_COMPUTED", "SECTIONS", "PackData"]

@@ -81,6 +81,44 @@ def _f(value: Any) -> float | None:
     return float(value)
 
 
+@dataclass(frozen=True)
+class _Own:
+    """The contract's own text (stage labels, service-level names and promises, glossary
+    definitions) in the report language: its translation there, else the text as written,
+    else ``default`` (the result's own column) when the pack carries no contract."""
+
+    data: PackData
+    lang: str
+
+    def stage(self, name: Any, default: Any) -> str:
+        c = self.data.contract
+        for s in c.funnel.stages if c is not None else ():
+            if s.name == name:
+                return s.label_in(self.lang)
+        return str(default if isinstance(default, str) else name)
+
+    def sla(self, name: Any, default_description: Any = "") -> tuple[str, str]:
+        """(display name, promise) of the service level ``name``."""
+        c = self.data.contract
+        for sl in c.service_levels if c is not None else ():
+            if sl.name == name:
+                return sl.label_in(self.lang), sl.description_in(self.lang)
+        text = default_description if isinstance(default_description, str) else ""
+        return str(name), text
+
+    def term(self, name: Any, label: Any, definition: Any) -> tuple[str, str]:
+        """(display name, definition) of a glossary row: a contract term or stage."""
+        c = self.data.contract
+        if c is not None:
+            for t in c.glossary:
+                if t.name == name:
+                    return t.label_in(self.lang), t.definition_in(self.lang)
+            for s in c.funnel.stages:
+                if s.name == name:
+                    return s.label_in(self.lang), s.description_in(self.lang)
+        return str(label if isinstance(label, str) else name), str(definition)
+
+
 @cache
 def _env(lang: str) -> Environment:
     env = Environment(
@@ -122,6 +160,10 @@ class _Ctx:
     fmt: Formatter
     _: Gettext
     labels: dict[str, str]
+
+    @property
+    def own(self) -> _Own:
+        return _Own(self.data, self.fmt.lang)
 
     def money(self, v: Any, digits: int = 0) -> str:
         return self.fmt.money(_f(v), digits)
@@ -234,7 +276,8 @@ def summary_paragraph(data: PackData, lang: str) -> str:
         parts.append(_("The reasons are not broken down: the gap analysis is not available."))
     if data.funnel is not None and not data.funnel.empty:
         first = data.funnel.iloc[0]
-        args2 = {"n": fmt.number(_f(first["entered"])), "stage": str(first["label"])}
+        stage = _Own(data, lang).stage(first["stage"], first.get("label"))
+        args2 = {"n": fmt.number(_f(first["entered"])), "stage": stage}
         parts.append(_("%(n)s entered the funnel as %(stage)s.") % args2)
     if data.deals is not None and not data.deals.empty:
         d = data.deals.iloc[0]
@@ -291,7 +334,7 @@ def agenda_items(data: PackData, lang: str) -> list[str]:
                     "target %(target)s, actual %(actual)s."
                 )
                 % {
-                    "name": r["name"],
+                    "name": ctx.own.sla(r["name"])[0],
                     "giver": _word(labels, r["giver"]),
                     "receiver": _word(labels, r["receiver"]),
                     "target": ctx.value(r["target"], unit),
@@ -329,8 +372,9 @@ def _funnel_section(c: _Ctx) -> dict[str, Any]:
     chart_rows = []
     for _i, r in f.iterrows():
         stage = r["stage"]
+        label = c.own.stage(stage, r.get("label"))
         row = {
-            "label": r["label"],
+            "label": label,
             "owner": _word(c.labels, r["owner"]),
             "entered": c.fmt.number(_f(r["entered"])),
             "plan": c.fmt.number(_f(plan["planned"].get(stage))) if plan is not None else None,
@@ -341,14 +385,14 @@ def _funnel_section(c: _Ctx) -> dict[str, Any]:
             "next": r.get("next_stage") if isinstance(r.get("next_stage"), str) else "",
         }
         rows.append(row)
-        chart_rows.append({"stage": r["label"], "series": d.period.label, "value": r["entered"]})
+        chart_rows.append({"stage": label, "series": d.period.label, "value": r["entered"]})
         if plan is not None and stage in plan.index:
             chart_rows.append(
-                {"stage": r["label"], "series": _("plan"), "value": plan["planned"][stage]}
+                {"stage": label, "series": _("plan"), "value": plan["planned"][stage]}
             )
         if vs is not None and stage in vs.index:
             chart_rows.append(
-                {"stage": r["label"], "series": d.compare_label, "value": vs["entered"][stage]}
+                {"stage": label, "series": d.compare_label, "value": vs["entered"][stage]}
             )
     chart = charts.funnel_chart(
         pd.DataFrame(chart_rows),
@@ -413,10 +457,11 @@ def _scorecard_section(c: _Ctx) -> dict[str, Any]:
             spark = charts.to_svg(
                 charts.sparkline([_f(v) for v in trend], description=c._("Trend")), c.fmt.lang
             )
+        name, description = c.own.sla(r["name"], r.get("description"))
         rows.append(
             {
-                "name": r["name"],
-                "description": r.get("description") or "",
+                "name": name,
+                "description": description,
                 "giver": _word(c.labels, r["giver"]),
                 "receiver": _word(c.labels, r["receiver"]),
                 "target": c.value(r["target"], unit),
@@ -554,7 +599,7 @@ def _attribution_section(c: _Ctx) -> dict[str, Any]:
         "rows": rows,
         "chart": charts.to_svg(chart, c.fmt.lang) if chart_rows else None,
         "model": d.attribution_model,
-        "milestone": d.attribution_milestone or "",
+        "milestone": c.own.stage(d.attribution_milestone, None) if d.attribution_milestone else "",
         "rule": d.sourced_rule,
         "sourced": sourced,
     }
@@ -585,12 +630,18 @@ def _glossary_section(c: _Ctx) -> dict[str, Any]:
     rows = []
     if g is not None:
         for _i, r in g.iterrows():
+            source = r.get("source", "contract")
+            label, definition = (
+                c.own.term(r["name"], r.get("label"), r["definition"])
+                if source == "contract"
+                else (str(r.get("label") or r["name"]), str(r["definition"]))
+            )
             rows.append(
                 {
-                    "name": r["name"],
-                    "definition": r["definition"],
+                    "name": label,
+                    "definition": definition,
                     "owner": _word(c.labels, r.get("owner")),
-                    "source": r.get("source", "contract"),
+                    "source": source,
                 }
             )
     return {"rows": rows}
