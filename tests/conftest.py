@@ -68,3 +68,25 @@ def invoke(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     got = capsys.readouterr()
     return CliResult(code, got.out, got.err)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """A real PostgreSQL server for the session (tests/pg.py); missing binaries fail the test."""
+    from tests.pg import PgServer
+
+    try:
+        server = PgServer.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: object) -> str:
+    """The URL of a fresh, empty PostgreSQL database on the session's server."""
+    from tests.pg import PgServer
+
+    assert isinstance(pg_server, PgServer)
+    return pg_server.new_database()

@@ -1,6 +1,7 @@
 """The store: canonical tables in an Ibis backend (an embedded DuckDB file by default).
 
-Backend-specific SQL lives in one module per backend (``cueva.store.duckdb``); everything
+Backend-specific SQL lives in one module per backend (``cueva.store.duckdb``,
+``cueva.store.postgres``); everything
 else talks to :class:`Store` and Ibis expressions.
 """
 
@@ -26,15 +27,21 @@ def _adapter_for(url: str) -> Adapter:
 
         path = url.split("://", 1)[1] if "://" in url else url
         return DuckDBAdapter(path)
+    if scheme in ("postgresql", "postgres"):
+        from cueva.store.postgres import PostgresAdapter
+
+        return PostgresAdapter(url)
     raise StoreError(
-        f"no Cueva adapter for store URL scheme {scheme!r} yet (supported: duckdb://PATH)"
+        f"no Cueva adapter for store URL scheme {scheme!r} (supported: duckdb://PATH, "
+        "postgresql://USER@HOST:PORT/DATABASE)"
     )
 
 
 class Store:
     """A connection to the canonical tables.
 
-    ``Store.open("duckdb:///path/cueva.duckdb")``; use as a context manager to close it.
+    ``Store.open("duckdb:///path/cueva.duckdb")`` or
+    ``Store.open("postgresql://user@host:5432/cueva")``; use as a context manager to close it.
     """
 
     def __init__(self, adapter: Adapter, url: str) -> None:
