@@ -1,19 +1,27 @@
-"""The stage metrics' cache: wide stage entries computed once per store, data version,
-contract funnel, segment and grain (temporary tables of the engine), rebuilt after an import.
+"""The store's result cache (cueva.store.cache) and its users: the funnel's wide stage entries
+and deal tables (temporary tables of the engine), the gap's funnel entries and the SLA
+scorecard's lead tables, kept per (data version, function, arguments, contract), bounded, and
+all dropped by an import.
 
 Data: tests/funnel_data.py (a fresh workspace per test: these tests import more rows)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cueva.contract import parse_contract, starter_contract
+from cueva.errors import UsageError
+from cueva.gap.data import funnel_entries, period_counts
 from cueva.importer import import_files
 from cueva.metrics import funnel as F
 from cueva.periods import parse_period
+from cueva.sla.evaluate import Cache, Range
+from cueva.store import cache
 from cueva.workspace import Workspace
 from tests import funnel_data
 
@@ -96,7 +104,7 @@ def test_given_entries_leave_no_temporary_tables(ws: Workspace, builds: list[Any
 def test_the_cache_keeps_a_bounded_number_of_entries(
     ws: Workspace, builds: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(F, "CACHE_SIZE", 2)
+    monkeypatch.setattr(cache, "CACHE_SIZE", 2)
     store, contract = ws.store(), ws.contract
     for by in ("channel", "owner", "segment", "channel"):
         F.stage_counts(store, contract, Q1, by)
@@ -143,3 +151,133 @@ def test_compiled_queries_are_reused(ws: Workspace, monkeypatch: pytest.MonkeyPa
     jan = F.stage_counts(store, contract, parse_period("2026-01"))
     assert len(compiled) == 2  # another period is another query
     assert (_leads(q1), _leads(jan)) == (6, 3)  # P1-P6; P1, P2, P3 in January
+
+
+# --------------------------------------------------------------------------- one cache for all
+
+AS_OF = datetime(2026, 4, 1)
+#: P8: a new lead who becomes an MQL in March (tests/funnel_data.py has 6 leads and 5 MQLs
+#: first entered in Q1: P1, P2, P3, P5, P7)
+P8_PEOPLE = "person_id,account_id,created_at,channel,owner_id\nP8,a1,2026-03-10 09:00:00,ads,s1\n"
+P8_EVENTS = "entity_type,entity_id,stage,entered_at\nperson,P8,mql,2026-03-12 10:00:00\n"
+
+
+def _mql_leads(store: Any, contract: Any) -> int:
+    sla = next(s for s in contract.service_levels if s.kind == "volume")
+    return len(Cache(store, contract, AS_OF).leads(sla, Range([Q1], AS_OF)))
+
+
+def _all_three(store: Any, contract: Any) -> tuple[int, int, int]:
+    """Q1 leads by the funnel, Q1 MQLs by the gap's counts, Q1 MQLs by the scorecard."""
+    funnel = _leads(F.stage_counts(store, contract, Q1))
+    gap = int(period_counts(store, contract, Q1)["mql"].iloc[0])
+    return funnel, gap, _mql_leads(store, contract)
+
+
+def test_an_import_invalidates_every_cached_result(ws: Workspace, tmp_path: Path) -> None:
+    store, contract = ws.store(), ws.contract
+    rc = cache.result_cache(store)
+    assert _all_three(store, contract) == (6, 5, 5)
+    built = rc.stats.misses
+    assert built >= 3 and len(rc) == built  # funnel, gap and SLA entries, all kept
+    tables = set(_temp_tables(ws))
+    assert tables  # the funnel's wide entries and the gap's entries are engine tables
+    assert _all_three(store, contract) == (6, 5, 5)
+    assert rc.stats.misses == built  # warm: nothing built again
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "people.csv").write_text(P8_PEOPLE, encoding="utf-8")
+    (more / "stage_events.csv").write_text(P8_EVENTS, encoding="utf-8")
+    import_files(store, [more / "people.csv", more / "stage_events.csv"], timezone="Europe/Madrid")
+    # every module sees the new lead: nothing was served from before the import
+    assert _all_three(store, contract) == (7, 6, 6)
+    assert rc.stats.invalidations == 1
+    assert rc.stats.misses == 2 * built  # each entry built once more, none reused
+    assert not tables & set(_temp_tables(ws))  # the old engine tables are all gone
+    assert len(rc) == built
+
+
+def test_two_contracts_do_not_share_entries(ws: Workspace, builds: list[Any]) -> None:
+    store = ws.store()
+    text = starter_contract("Cached")
+    a = parse_contract(text)
+    renamed = parse_contract(text.replace('company: "Cached"', 'company: "Other"'))
+    demo = parse_contract(
+        text.replace(
+            "    - name: won\n",
+            "    - name: demo\n      owner: sales\n"
+            "      entry: {events: [demo], entity: opportunity, where: is_closed}\n"
+            "    - name: won\n",
+        )
+    )
+    assert cache.contract_key(a) == cache.contract_key(parse_contract(text))
+    assert len({cache.contract_key(c) for c in (a, renamed, demo)}) == 3
+    ca = F.stage_counts(store, a, Q1)
+    cd = F.stage_counts(store, demo, Q1)
+    assert list(ca["stage"]) == ["lead", "mql", "sql", "opportunity", "won"]
+    assert list(cd["stage"]) == ["lead", "mql", "sql", "opportunity", "demo", "won"]
+    assert int(cd.loc[cd["stage"] == "demo", "entered"].iloc[0]) == 2  # O1, O2 (test_funnel)
+    F.stage_counts(store, renamed, Q1)
+    assert len(builds) == 3  # an equal funnel in another contract is still its own entry
+    assert F.stage_counts(store, a, Q1).equals(ca)
+    assert len(builds) == 3  # an equal contract (parsed again) is the same entry
+    # the gap's and the scorecard's entries are kept apart too
+    ea, ed = funnel_entries(store, a), funnel_entries(store, demo)
+    assert ea.get_name() != ed.get_name()
+    assert "demo" not in set(ea.stage.execute()) and "demo" in set(ed.stage.execute())
+
+
+class _Probe:
+    """A build function that counts its calls and owns one engine table per build."""
+
+    def __init__(self, store: Any, value: Any = None) -> None:
+        self.store, self.value, self.calls = store, value, 0
+
+    def __call__(self, names: list[str]) -> Any:
+        self.calls += 1
+        cache.temp_table(self.store, self.store.table("people").select("person_id"), names)
+        return self.value if self.value is not None else self.calls
+
+
+def test_result_cache_is_bounded_least_recently_used_first(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "CACHE_SIZE", 2)
+    store = ws.store()
+    p = {k: _Probe(store) for k in "abc"}
+    for k in "ab":
+        cache.cached(store, "probe", k, p[k])
+    cache.cached(store, "probe", "a", p["a"])  # a is now the most recently used
+    cache.cached(store, "probe", "c", p["c"])  # so b goes
+    cache.cached(store, "probe", "a", p["a"])
+    cache.cached(store, "probe", "b", p["b"])
+    assert (p["a"].calls, p["b"].calls, p["c"].calls) == (1, 2, 1)
+    stats = cache.result_cache(store).stats
+    assert (stats.entries, stats.evictions) == (2, 2)
+    assert len(_temp_tables(ws)) == 2  # evicted entries' tables were dropped
+    cache.clear_cache(store)
+    assert _temp_tables(ws) == [] and len(cache.result_cache(store)) == 0
+
+
+def test_failed_build_leaves_nothing(ws: Workspace) -> None:
+    store = ws.store()
+
+    def broken(names: list[str]) -> Any:
+        cache.temp_table(store, store.table("people"), names)
+        raise UsageError("no")
+
+    with pytest.raises(UsageError):
+        cache.cached(store, "probe", "x", broken)
+    assert _temp_tables(ws) == [] and len(cache.result_cache(store)) == 0
+    probe = _Probe(store)
+    assert cache.cached(store, "probe", "x", probe) == 1  # nothing cached from the failure
+
+
+def test_stores_over_one_file_keep_separate_caches(ws: Workspace) -> None:
+    # Ibis backends over the same file compare equal; their temporary tables are not shared
+    first = ws.store()
+    counts = F.stage_counts(first, ws.contract, Q1)
+    with Workspace.open(ws.path).store() as second:
+        assert cache.result_cache(second) is not cache.result_cache(first)
+        assert F.stage_counts(second, ws.contract, Q1).equals(counts)
+    assert F.stage_counts(first, ws.contract, Q1).equals(counts)

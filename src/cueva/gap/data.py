@@ -8,12 +8,9 @@ with ``margin`` the gross margin of the won deals. Only the small aggregate come
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-import weakref
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ibis
 import pandas as pd
@@ -22,6 +19,7 @@ from cueva.errors import UsageError
 from cueva.gap.plan import Baseline
 from cueva.metrics.funnel import data_version, stage_entries, stage_times, with_segment
 from cueva.periods import Period, previous, quarter
+from cueva.store.cache import cached, temp_table
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -43,29 +41,22 @@ def opportunity_stage(contract: Contract) -> str | None:
     return None
 
 
-#: Materialised entries per store: key -> (data version, temporary table). Building and
-#: compiling the stage rules (a union of joins over every table) costs far more than querying
-#: their result, and plans and gaps ask for the same entries with different windows.
-_CACHE: weakref.WeakKeyDictionary[Store, dict[str, tuple[tuple[Any, ...], ir.Table]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _materialized(store: Store, key: str, build: Callable[[], ir.Table]) -> ir.Table:
-    """``build()`` computed once into a temporary table of the store's engine, reused while
-    the data version stays the same (the cache key is (expression key, data version))."""
-    version = data_version(store)
-    cache = _CACHE.setdefault(store, {})
-    hit = cache.get(key)
-    if hit is not None and hit[0] == version:
-        return hit[1]
-    name = f"_cueva_gap_{uuid.uuid4().hex[:12]}"
-    table = store.con.create_table(name, build(), temp=True)
-    if hit is not None:
-        with contextlib.suppress(Exception):
-            store.con.drop_table(hit[1].get_name(), force=True)
-    cache[key] = (version, table)
-    return table
+def _materialized(
+    store: Store, contract: Contract, key: str, build: Callable[[], ir.Table]
+) -> ir.Table:
+    """``build()`` computed once into a temporary table of the store's engine, kept in the
+    store's result cache (:mod:`cueva.store.cache`: keyed by data version, ``key`` and the
+    contract). Building and compiling the stage rules (a union of joins over every table)
+    costs far more than querying their result, and plans and gaps ask for the same entries
+    with different windows."""
+    return cached(
+        store,
+        "gap",
+        key,
+        lambda names: temp_table(store, build(), names),
+        contract=contract,
+        version=data_version(store),
+    )
 
 
 def funnel_entries(
@@ -88,8 +79,7 @@ def funnel_entries(
         j = j.filter(j.opportunity_id.isnull() | j._o_type.isnull() | j._o_type.isin(types))
         return j.select(*e.columns)
 
-    key = f"entries|{contract.funnel.model_dump_json()}|{deal_types!r}"
-    return _materialized(store, key, build)
+    return _materialized(store, contract, f"entries|{deal_types!r}", build)
 
 
 Window = tuple[Period, dict[str, float]]
@@ -115,9 +105,10 @@ def _segmented_entries(
     deal_types: tuple[str, ...] | None,
 ) -> ir.Table:
     """:func:`_segmented` funnel entries, materialised per store, segment and data version."""
-    key = f"seg|{contract.funnel.model_dump_json()}|{deal_types!r}|{by}|{margin}"
+    key = f"seg|{deal_types!r}|{by}|{margin}"
     return _materialized(
         store,
+        contract,
         key,
         lambda: _segmented(store, funnel_entries(store, contract, deal_types), by, margin),
     )

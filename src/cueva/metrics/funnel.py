@@ -39,7 +39,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ibis
 import numpy as np
@@ -47,7 +47,8 @@ import pandas as pd
 
 from cueva.errors import ContractError, UsageError
 from cueva.periods import Grain, Period, bucket_labels, buckets, check_grain, truncate_expr
-from cueva.store import IMPORTS_TABLE, Store
+from cueva.store import Store
+from cueva.store import cache as _cache
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -514,7 +515,9 @@ def _execute(expr: ir.Table, store: Store | None = None) -> pd.DataFrame:
         frame: pd.DataFrame = expr.execute()
     else:
         con = store.con
-        compiled = _COMPILED.setdefault(con, {})
+        # per adapter (one connection), not per Ibis backend: backends over one file compare
+        # equal, and a query compiled on one is bound to it
+        compiled = _COMPILED.setdefault(store.adapter, {})
         key = expr.op()
         table = compiled.pop(key, None)
         if table is None:
@@ -842,12 +845,9 @@ def _opportunities(q: _Query, only: Mapping[str, Sequence[str | None]] | None) -
         o = _deal_rows(q, allowed)
         cols = ["_won", "_closed", "_amt", "close_date", "created_at"]
         cols += ["_seg"] if q.by is not None else []
-        name = f"_cueva_tmp_{uuid.uuid4().hex[:12]}"
-        table = q.store.con.create_table(name, o.select(*cols), temp=True)
-        names.append(name)
-        return table
+        return _cache.temp_table(q.store, o.select(*cols), names)
 
-    return _cached(q.store, key, build)
+    return _cached(q.store, q.contract, key, build)
 
 
 def _deal_rows(q: _Query, allowed: Mapping[str, Sequence[str | None]]) -> ir.Table:
@@ -1132,13 +1132,9 @@ def _lazy_wide(q: _Query, e: ir.Table) -> _Wide:
 def _build_wide(q: _Query, e: ir.Table, names: list[str]) -> _Wide:
     """The wide tables of entries ``e``, computed into temporary tables of the engine (their
     names are appended to ``names``): the entries once, then each pivot from them."""
-    con = q.store.con
 
     def temp(expr: ir.Table) -> ir.Table:
-        name = f"_cueva_tmp_{uuid.uuid4().hex[:12]}"
-        table = con.create_table(name, expr, temp=True)
-        names.append(name)
-        return table
+        return _cache.temp_table(q.store, expr, names)
 
     cols = ["entity_id", "person_id", "stage_order", "entered_at"]
     if q.by is not None:
@@ -1170,40 +1166,14 @@ def _drop(store: Store, names: Sequence[str]) -> None:
             con.drop_table(name, force=True)
 
 
-#: Wide entries per store: key -> (data version, tables, their names). Building the entries
-#: (a union of joins over the store's largest tables) costs far more than the metrics over
-#: them; a dashboard or a report asks for the same entries many times.
-_CACHE: weakref.WeakKeyDictionary[Store, dict[str, tuple[tuple[Any, ...], Any, list[str]]]] = (
-    weakref.WeakKeyDictionary()
-)
-#: Entries kept per store (one per contract funnel, segment and grain asked for, and per deal
-#: filter and segment).
-CACHE_SIZE = 8
-
-#: Tables whose content the stage entries depend on.
-_ENTRY_TABLES = ("people", "accounts", "stage_events", "opportunities")
-
-
 def data_version(store: Store) -> tuple[Any, ...]:
-    """What changes when data change: the number and time of the store's imports and the row
-    counts of the tables the entries read (one small query, asked once per metric call)."""
+    """What changes when data change (:func:`cueva.store.cache.data_version`: the number and
+    time of the store's imports and the row counts of the tables the entries read), asked once
+    per metric call."""
     store = _snap(store)
     assert isinstance(store, _Snapshot)
-    if store.version is not None:
-        return store.version
-    imports = store.table(IMPORTS_TABLE)
-    parts = [
-        imports.aggregate(
-            t=ibis.literal(IMPORTS_TABLE),
-            n=imports.count(),
-            last=imports.imported_at.max().cast("string"),
-        )
-    ]
-    for name in _ENTRY_TABLES:
-        t = store.table(name)
-        parts.append(t.aggregate(t=ibis.literal(name), n=t.count(), last=ibis.null("string")))
-    rows = _union(parts).execute().sort_values("t")
-    store.version = tuple(rows.itertuples(index=False, name=None))
+    if store.version is None:
+        store.version = _cache.data_version(store)
     return store.version
 
 
@@ -1221,39 +1191,23 @@ def _wide(q: _Query, entries: ir.Table | None) -> Iterator[_Wide]:
     yield _cached_wide(q)
 
 
-def _cached(store: Store, key: str, build: Callable[[list[str]], _T]) -> _T:
-    """``build(names)`` (which computes temporary tables and appends their names), kept per
-    store and data version under ``key``; the least recently used of more than
-    :data:`CACHE_SIZE` entries are dropped."""
-    inner = store.inner if isinstance(store, _Snapshot) else store
-    version = data_version(store)
-    cache = _CACHE.setdefault(inner, {})
-    hit = cache.pop(key, None)
-    if hit is not None and hit[0] == version:
-        cache[key] = hit  # most recently used last
-        return cast("_T", hit[1])
-    if hit is not None:
-        _drop(store, hit[2])
-    names: list[str] = []
-    value = build(names)
-    cache[key] = (version, value, names)
-    while len(cache) > CACHE_SIZE:
-        _drop(store, cache.pop(next(iter(cache)))[2])
-    return value
+def _cached(store: Store, contract: Contract, key: str, build: Callable[[list[str]], _T]) -> _T:
+    """``build(names)`` (which computes temporary tables and appends their names) through the
+    store's result cache (:mod:`cueva.store.cache`), under ``key`` and the contract."""
+    return _cache.cached(
+        store, "funnel", key, build, contract=contract, version=data_version(store)
+    )
 
 
 def _cached_wide(q: _Query) -> _Wide:
-    key = "|".join(
-        ["wide", q.contract.funnel.model_dump_json(), str(q.fys), str(q.by), str(q.grain)]
-    )
-    return _cached(q.store, key, lambda names: _build_wide(q, _entries(q, None), names))
+    key = "|".join(["wide", str(q.by), str(q.grain)])
+    return _cached(q.store, q.contract, key, lambda names: _build_wide(q, _entries(q, None), names))
 
 
 def clear_cache(store: Store) -> None:
-    """Drop the cached stage entries of ``store`` (they are rebuilt when next needed)."""
-    inner = store.inner if isinstance(store, _Snapshot) else store
-    for _, _, names in _CACHE.pop(inner, {}).values():
-        _drop(store, names)
+    """Drop the store's cached results (stage entries, deal tables, and those of the other
+    modules: one cache, :func:`cueva.store.cache.clear_cache`); rebuilt when next needed."""
+    _cache.clear_cache(store)
 
 
 def data_period(store: Store, contract: Contract) -> Period:

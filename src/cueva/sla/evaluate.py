@@ -42,6 +42,7 @@ from cueva.contract import Contract, ServiceLevel
 from cueva.errors import UsageError
 from cueva.periods import Period
 from cueva.store import Store
+from cueva.store.cache import cached, data_version
 
 #: Columns of :func:`evaluate`'s result.
 RESULT_COLUMNS = (
@@ -116,16 +117,18 @@ def _segment_filter(store: Store, sla: ServiceLevel, table: str) -> ir.BooleanVa
 
 
 class Cache:
-    """Per-call memo of the lead tables several service levels share, so a scorecard scans
-    the store once per question instead of once per SLA. Joins and filters (segments, first
+    """The lead tables several service levels share, kept in the store's result cache
+    (:mod:`cueva.store.cache`: keyed by data version, question, ``as_of`` and the contract),
+    so a scorecard scans the store once per question instead of once per SLA, and a second
+    scorecard with the same ``as_of`` scans nothing again. Joins and filters (segments, first
     contacts) run in the engine; only the two timestamps per lead come back (plus the ids
-    when a detail needs them)."""
+    when a detail needs them). The frames are shared: callers copy before changing them."""
 
     def __init__(self, store: Store, contract: Contract, as_of: datetime) -> None:
         self.store = store
         self.contract = contract
         self.as_of = as_of
-        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._version: tuple[Any, ...] | None = None
 
     def _entries(self, sla: ServiceLevel, rng: Range) -> ir.Table:
         """First entries into the SLA's stage in the range, after its segment filters."""
@@ -149,10 +152,17 @@ class Cache:
         owner_id."""
         segment = tuple(sorted((k, str(v)) for k, v in sla.segment.items()))
         other = sla.accepted_stage if what == "accepted" else ""
-        key = (sla.stage, segment, rng.lo, rng.hi, what, other, ids)
-        if key not in self._memo:
-            self._memo[key] = self._leads(sla, rng, what, ids)
-        return self._memo[key]
+        key = (sla.stage, segment, rng.lo, rng.hi, self.as_of, what, other, ids)
+        if self._version is None:  # one version query per Cache (one scorecard call)
+            self._version = data_version(self.store)
+        return cached(
+            self.store,
+            "sla.leads",
+            key,
+            lambda _names: self._leads(sla, rng, what, ids),
+            contract=self.contract,
+            version=self._version,
+        )
 
     def _leads(self, sla: ServiceLevel, rng: Range, what: str | None, ids: bool) -> pd.DataFrame:
         e = self._entries(sla, rng)
