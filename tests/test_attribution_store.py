@@ -8,6 +8,7 @@ won = opportunities.close_date where is_won.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,31 @@ def test_inactivity_split_keeps_the_last_journey(company: Workspace) -> None:
     lin = credits(company, "linear", inactivity_days=15)
     conv = lin.conversions[lin.conversions > 0].to_dict()
     assert conv == pytest.approx({"paid": 1.0, "email": 1.0})
+
+
+def test_period_journeys_use_no_touch_after_the_period(company: Workspace) -> None:
+    """With a period, a non-converting journey is a unit whose last touch before the
+    period's end falls in the period; touches after the period never count."""
+
+    def paths(start: str, end: str) -> dict[str, float]:
+        j = journeys_from_store(
+            company.store(), company.contract, start=datetime(*map(int, start.split("-"))),
+            end=datetime(*map(int, end.split("-"))),
+        )  # fmt: skip
+        return dict(zip(j.paths.path_strings(), j.paths.conversions, strict=True))
+
+    # January: no opportunity; P1 (webinar 01-01, paid 01-20; email 10-01 is more than 90
+    # days before 01-20), P2, P3 (events 01-10: its email of 02-14 is after January) and P4
+    assert paths("2026-1-1", "2026-2-1") == {
+        "webinar > paid": 0.0,
+        "paid": 0.0,
+        "events": 0.0,
+        "paid > email": 0.0,
+    }
+    # February: O1 and O2; nobody else was touched in February, so no non-converting journey
+    assert paths("2026-2-1", "2026-3-1") == {"webinar > paid": 1.0, "events > email": 1.0}
+    # March: no touch at all
+    assert paths("2026-3-1", "2026-4-1") == {}
 
 
 def test_time_decay_and_w_shaped_on_real_timestamps(company: Workspace) -> None:

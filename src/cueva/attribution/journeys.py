@@ -7,14 +7,17 @@ milestone, in time order. With ``inactivity_days``, a gap longer than that betwe
 starts a new journey and only the last one (the one that reaches the milestone) counts.
 People (or accounts) with touches and no conversion make non-converting journeys (their
 touches in the ``lookback_days`` up to their last touch), which Markov and the conversion-rate
-Shapley value need.
+Shapley value need; with a period, only units whose last touch before its end falls in it, so
+no touch after the period counts.
 
 Money per conversion: for an opportunity milestone the opportunity's amount (pipeline), the
 amount if won (revenue) and its gross margin if won; for a person milestone the same summed
 over the person's opportunities.
 
-Joins, windows and filters run in the engine (Ibis); only the touches of the journeys come
-back, as columns, into a :class:`~cueva.attribution.paths.PathSet`.
+Joins and filters run in the engine (Ibis): the journeys are numbered once into a small
+temporary table and their touches stream from one join with the touchpoints, as integer codes,
+into a :class:`~cueva.attribution.paths.PathSet`; ordering, the inactivity split, ages and
+milestone marks are numpy passes over those arrays.
 """
 
 from __future__ import annotations
@@ -95,10 +98,12 @@ def journeys_from_store(
     start: datetime | None = None,
     end: datetime | None = None,
     marks: bool = True,
+    ages: bool = True,
 ) -> Journeys:
     """Build the journeys for ``settings`` (default: the contract's) whose milestone falls in
     ``[start, end)`` (both optional). ``marks=False`` skips the milestone marks (the lead,
-    opportunity and close touches), which only W-shaped and full-path need."""
+    opportunity and close touches), which only W-shaped and full-path need; ``ages=False``
+    the touch ages, which only time decay needs."""
     from cueva.metrics.funnel import stage_entries
 
     s = settings or contract.attribution
@@ -192,94 +197,81 @@ def journeys_from_store(
     unit = "person_id" if s.level == "person" else "account"
     conv_unit = "person_id" if s.level == "person" else "account_id"
     tp = tp.filter(tp[unit].notnull())
-    lookback = ibis.interval(days=s.lookback_days)
 
-    cj = conv.join(tp, conv[conv_unit] == tp[unit]).filter(
-        lambda t: (t.occurred_at <= t.at) & (t.occurred_at >= t.at - lookback)
-    )
-    conv_touch = cj.select(
-        journey=cj.conv_id,
-        touchpoint_id=cj.touchpoint_id,
-        channel=cj.channel,
-        campaign_id=cj.campaign_id,
-        occurred_at=cj.occurred_at.cast("timestamp"),
-        at=cj.at.cast("timestamp"),
-        lead_at=cj.lead_at.cast("timestamp"),
-        opp_at=cj.opp_at.cast("timestamp"),
-        close_at=cj.close_at.cast("timestamp"),
-    )
-    # non-converting journeys: units with touches and no conversion at all
-    # (last touch per unit over all units first, then drop the converted units from that small
-    # table: one pass over the touches instead of an anti-join evaluated twice)
+    # The journeys, one row each, before their touches: the conversions (every milestone
+    # entry in the period, touched or not) and the non-converting units (units with touches
+    # and no conversion; with a period, those whose last touch before its end falls in it,
+    # so no touch after the period counts). ``at`` ends the journey's window: the milestone,
+    # or the unit's last touch. Numbered in journey-key order (conversion id, then
+    # "~null:<unit>"), evaluated once into a temporary table.
     converted = conv.select(u=conv[conv_unit]).distinct()
-    last = tp.group_by(u=tp[unit]).aggregate(at=tp.occurred_at.max())
+    tq = tp if end is None else tp.filter(tp.occurred_at < end)
+    last = tq.group_by(u=tq[unit]).aggregate(at=tq.occurred_at.max())
+    if start is not None:
+        last = last.filter(last.at >= start)
     last = last.anti_join(converted, last.u == converted.u)
-    rj = tp.join(last, tp[unit] == last.u).filter(lambda t: t.occurred_at >= t.at - lookback)
-    null_touch = rj.select(
-        journey=ibis.literal("~null:") + rj[unit].cast("string"),
-        touchpoint_id=rj.touchpoint_id,
-        channel=rj.channel,
-        campaign_id=rj.campaign_id,
-        occurred_at=rj.occurred_at.cast("timestamp"),
-        at=rj.at.cast("timestamp"),
-        lead_at=ibis.null("timestamp"),
-        opp_at=ibis.null("timestamp"),
-        close_at=ibis.null("timestamp"),
+    ts = "timestamp"
+    conv_j = conv.select(
+        key=conv.conv_id,
+        unit=conv[conv_unit],
+        at=conv.at.cast(ts),
+        person_id=conv.person_id,
+        conversions=ibis.literal(1.0),
+        **{c: conv[c].fill_null(0.0) for c in MONEY},
+        **{c: conv[c].cast(ts) for c, _ in MARK_TIMES},
     )
-    touches = ibis.union(conv_touch, null_touch, distinct=False)
-
-    if s.inactivity_days is not None:
-        w = ibis.window(group_by=touches.journey, order_by=[touches.occurred_at])
-        gap = (
-            touches.occurred_at.epoch_seconds() - touches.occurred_at.lag().over(w).epoch_seconds()
-        )
-        touches = touches.mutate(
-            new=(gap > s.inactivity_days * DAY_S).fill_null(False).cast("int64")
-        )
-        touches = touches.mutate(seg=touches.new.cumsum().over(w))
-        touches = touches.mutate(
-            last_seg=touches.seg.max().over(ibis.window(group_by=touches.journey))
-        )
-        touches = touches.filter(touches.seg == touches.last_seg).drop("new", "seg", "last_seg")
-
-    touches = touches.select(
-        "journey",
-        "touchpoint_id",
-        "channel",
-        "campaign_id",
-        "occurred_at",
-        age_days=(touches.at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / DAY_S,
+    null_j = last.select(
+        key=ibis.literal("~null:") + last.u.cast("string"),
+        unit=last.u,
+        at=last.at.cast(ts),
+        person_id=ibis.null("string"),
+        conversions=ibis.literal(0.0),
+        **{c: ibis.literal(0.0) for c in MONEY},
+        **{c: ibis.null(ts) for c, _ in MARK_TIMES},
     )
+    jall = ibis.union(conv_j, null_j, distinct=False)
+    jall = jall.mutate(jidx=ibis.row_number().over(order_by=jall.key).cast("int32"))
 
-    # marketing channels (of every touch with a unit, windowed or not)
-    channels_all = sorted(
-        str(c) for c in con.to_pyarrow(tp.select("channel").distinct())["channel"].to_pylist()
-    )
-    mkt = marketing_channel_set(s, channels_all)
+    # channels and campaigns of every touch with a unit (windowed or not): the dictionaries
+    # the fetched touches are coded against, and the marketing channels
+    pairs = con.to_pyarrow(tp.select("channel", "campaign_id").distinct())
+    dicts = [
+        pc.unique(pairs[c].combine_chunks()).drop_null().sort() for c in ("channel", "campaign_id")
+    ]
+    mkt = marketing_channel_set(s, [str(c) for c in dicts[0].to_pylist()])
 
-    # The windowed touches are evaluated once into a temporary table, and their journeys
-    # (numbered in journey-key order) into a second one; both are dropped when done.
-    names = [f"_cueva_attr_{part}_{uuid.uuid4().hex}" for part in ("touches", "journeys")]
+    name = f"_cueva_attr_journeys_{uuid.uuid4().hex}"
     try:
-        con.create_table(names[0], touches, temp=True)
-        t_tab = con.table(names[0])
-        jt = t_tab.group_by("journey").aggregate(touches=t_tab.count())
-        jt = jt.mutate(jidx=ibis.row_number().over(order_by=jt.journey))
-        con.create_table(names[1], jt, temp=True)
-        jframe, raw, tied_rows = _fetch(store, s, t_tab, con.table(names[1]), conv, people, mkt)
-        order, at_us, pos, tied = _journey_order(raw, tied_rows)
+        con.create_table(name, jall, temp=True)
+        jt = con.table(name)
+        jframe = _journey_frame(store, s, jt, people)
+        raw, tied_rows = _fetch(con, s, jt, tp, unit, dicts)
+        order, occ, pos, tied = _journey_order(raw, tied_rows)
     finally:
-        for nm in names:
-            con.drop_table(nm, force=True)
-    tframe = _in_journey_order(raw, order, at_us, pos, tied)
-    del raw
+        con.drop_table(name, force=True)
+    tframe = _in_journey_order(raw, order, occ, pos, tied)
+    del raw, order
+    if s.inactivity_days is not None:  # keep the last part of each journey
+        tframe = tframe.take(_last_segment(tframe.jidx, tframe.occurred_at, s.inactivity_days))
+    jidx = tframe.jidx
 
-    n = jframe.num_rows
-    lengths = np.asarray(jframe["touches"].to_numpy(zero_copy_only=False), dtype=np.int64)
+    n_all = jframe.num_rows
+    milestones = int(np.asarray(jframe["conversions"]).sum())
+    counts = np.bincount(jidx, minlength=n_all)
+    touched = counts > 0
+    jframe = jframe.filter(pa.array(touched))
+    lengths = counts[touched].astype(np.int64)
+    n = len(lengths)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    channels, touches_np = tframe.channels, tframe.channel_codes
-    campaigns, camp_codes = tframe.campaigns, tframe.campaign_codes
-    measures = {"conversions": jframe["conversions"].to_numpy()}
+    channels, touches_np = _renumber(tframe.ch, tframe.ch_dict)
+    campaigns, camp_codes = _renumber(tframe.camp, tframe.camp_dict)
+    ends_us = _as_us(jframe["at"])
+    age = None
+    if ages:
+        age = (np.repeat(ends_us, lengths) - tframe.occurred_at) / (DAY_S * 1e6)
+    del jidx, tframe.jidx
+    conversions = jframe["conversions"].to_numpy()
+    measures = {"conversions": conversions}
     for c in MONEY:
         measures[c] = jframe[c].to_numpy()
     ps = PathSet(
@@ -287,8 +279,8 @@ def journeys_from_store(
         offsets=offsets,
         touches=touches_np,
         measures=measures,
-        nulls=jframe["nulls"].to_numpy(),
-        touch_age_days=tframe.age_days,
+        nulls=1.0 - conversions,
+        touch_age_days=age,
         marks=_marks(jframe, tframe.occurred_at, offsets) if marks else None,
         touch_campaign=camp_codes,
         campaigns=campaigns,
@@ -322,13 +314,15 @@ def journeys_from_store(
                 ),
             )
         sourced = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
-    else:
-        fm = jframe["first_mkt"]
-        fs = jframe["first_sales"]
-        has_m = np.asarray(pc.is_valid(fm).to_numpy(zero_copy_only=False), dtype=bool)
-        no_s = np.asarray(pc.is_null(fs).to_numpy(zero_copy_only=False), dtype=bool)
-        before = pc.fill_null(pc.less(fm, fs), False).to_numpy(zero_copy_only=False)
-        sourced = has_m & (no_s | np.asarray(before, dtype=bool))
+    else:  # the journey's first marketing touch came before the person's first sales activity
+        low = np.iinfo(np.int64).min
+        mkt_at = np.flatnonzero(is_mkt)  # touches are in time order within a journey
+        first_mkt = np.full(n, low, dtype=np.int64)
+        journey_of = np.repeat(np.arange(n), lengths)[mkt_at]
+        first_mkt[journey_of[::-1]] = tframe.occurred_at[mkt_at[::-1]]
+        first_sales = _as_us(jframe["first_sales"])
+        has_m = first_mkt != low
+        sourced = has_m & ((first_sales == low) | (first_mkt < first_sales))
     ps.journey_sourced = sourced
 
     spend_ch, spend_camp = _spend(store, s, start, end)
@@ -340,33 +334,17 @@ def journeys_from_store(
         influenced=influenced,
         settings=s,
         period=(start, end),
-        milestones=int(con.to_pyarrow(m.count().as_table())[0][0].as_py()),
+        milestones=milestones,
     )
 
 
-def _fetch(
-    store: Store,
-    s: AttributionSettings,
-    touches: ir.Table,
-    numbered: ir.Table,
-    conv: ir.Table,
-    people: ir.Table,
-    mkt: list[str],
-) -> tuple[pa.Table, _Raw, Callable[[np.ndarray, np.ndarray], pa.Table]]:
-    """The journey table (one row per journey, in ``numbered``'s ``jidx`` order, with its
-    touch count and money) and the touches in journey order, from the materialised
-    ``touches`` and ``numbered`` (journey, jidx, touches)."""
-    jt = numbered
-    jconv = conv.select("conv_id", "person_id", *MONEY, *[c for c, _ in MARK_TIMES])
-    journeys = jt.left_join(jconv, jt.journey == jconv.conv_id).select(
-        jt.journey,
-        jt.jidx,
-        jt.touches,
-        jconv.person_id,
-        *[jconv[c].cast("timestamp").name(c) for c, _ in MARK_TIMES],
-        conversions=ibis.ifelse(jconv.conv_id.isnull(), 0.0, 1.0),
-        nulls=ibis.ifelse(jconv.conv_id.isnull(), 1.0, 0.0),
-        **{c: jconv[c].fill_null(0.0) for c in MONEY},
+def _journey_frame(
+    store: Store, s: AttributionSettings, jt: ir.Table, people: ir.Table
+) -> pa.Table:
+    """One row per journey of the materialised journey table ``jt``, in ``jidx`` order: its
+    conversions, money, window end ``at``, milestone times and what the sourced rule needs."""
+    journeys = jt.select(
+        "jidx", "person_id", "at", "conversions", *MONEY, *[c for c, _ in MARK_TIMES]
     )
     if s.sourced_rule == "lead_source":
         src = people.select(sp_id=people.person_id, lead_source=people.lead_source)
@@ -375,39 +353,43 @@ def _fetch(
         act = store.table("activities")
         human = act.filter(~act.is_automated.fill_null(False) & act.person_id.notnull())
         first_act = human.group_by(a_person=human.person_id).aggregate(
-            first_sales=human.occurred_at.min()
-        )
-        mt = touches.filter(touches.channel.isin(mkt) if mkt else ibis.literal(False))
-        first_mkt = mt.group_by(m_journey=mt.journey).aggregate(first_mkt=mt.occurred_at.min())
-        journeys = journeys.left_join(first_mkt, journeys.journey == first_mkt.m_journey).drop(
-            "m_journey"
+            first_sales=human.occurred_at.cast("timestamp").min()
         )
         journeys = journeys.left_join(first_act, journeys.person_id == first_act.a_person).drop(
             "a_person"
         )
-    con = store.con
-    keys = numbered.select(k_journey=numbered.journey, k_jidx=numbered.jidx)
-    tj = touches.join(keys, touches.journey == keys.k_journey)
+    return store.con.to_pyarrow(journeys.order_by("jidx").drop("jidx", "person_id"))
+
+
+def _fetch(
+    con: Any,
+    s: AttributionSettings,
+    jt: ir.Table,
+    tp: ir.Table,
+    unit: str,
+    dicts: list[pa.Array],
+) -> tuple[_Raw, Callable[[np.ndarray, np.ndarray], pa.Table]]:
+    """The touches of every journey of ``jt`` (those in its window, ``lookback_days`` up to
+    ``at``), streamed from the engine in batches with their integer journey index and turned
+    into numpy codes one batch at a time (channel and campaign against ``dicts``), so neither
+    the engine nor Python ever holds the string columns whole; and a function that fetches
+    the touches of given (journey, time) pairs again in touchpoint-id order."""
+    lookback = ibis.interval(days=s.lookback_days)
+    keys = jt.select(k_jidx=jt.jidx, k_unit=jt.unit, k_at=jt.at)
+    tj = keys.join(tp, keys.k_unit == tp[unit]).filter(
+        lambda t: (t.occurred_at <= t.k_at) & (t.occurred_at >= t.k_at - lookback)
+    )
 
     def cols(t: ir.Table) -> dict[str, ir.Value]:
         return {
-            "jidx": t.k_jidx.cast("int32"),
+            "jidx": t.k_jidx,
             "occurred_at": t.occurred_at.cast("timestamp"),
             "channel": t.channel,
             "campaign_id": t.campaign_id,
-            "age_days": t.age_days,
         }
 
-    # streamed in batches: the engine never holds the whole result next to the Arrow copy
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("jidx", "occ", "ch", "camp")}
     # (Ibis 12 calls DuckDB's deprecated fetch_record_batch: silence that warning here only)
-    # Each batch is turned into numpy codes at once (channel and campaign against their
-    # distinct values), so the string columns are never held whole.
-    dicts = [
-        con.to_pyarrow(touches.select(c).distinct().order_by(c))[c].combine_chunks()
-        for c in ("channel", "campaign_id")
-    ]
-    dicts = [d.drop_null() for d in dicts]
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("jidx", "occ", "ch", "camp", "age")}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
         for batch in con.to_pyarrow_batches(tj.select(**cols(tj))):
@@ -415,21 +397,21 @@ def _fetch(
             parts["occ"].append(_as_us(batch.column("occurred_at")))
             parts["ch"].append(_codes(batch.column("channel"), dicts[0]))
             parts["camp"].append(_codes(batch.column("campaign_id"), dicts[1]))
-            parts["age"].append(_num(batch.column("age_days"), np.float64))
     raw = _Raw(
         **{
             k: np.concatenate(v) if v else np.zeros(0, dtype=t)
             for (k, v), t in zip(
-                parts.items(), (np.int32, np.int64, np.int32, np.int32, np.float64), strict=True
+                parts.items(), (np.int32, np.int64, np.int32, np.int32), strict=True
             )
         },
         ch_dict=dicts[0],
         camp_dict=dicts[1],
     )
+    del parts
 
     def tied_rows(jidx: np.ndarray, at_us: np.ndarray) -> pa.Table:
         # the touches of these (journey, time) pairs, in journey, time, id order: the pairs
-        # are a small in-memory table, so the engine only streams the touches past it
+        # are a small in-memory table joined first, so the engine only probes the touches
         pairs = ibis.memtable(
             pa.table(
                 {
@@ -438,30 +420,24 @@ def _fetch(
                 }
             )
         )
-        tt = tj.join(
-            pairs,
-            (tj.k_jidx.cast("int32") == pairs.p_jidx)
-            & (tj.occurred_at.cast("timestamp") == pairs.p_at),
-        )
+        pk = keys.join(pairs, keys.k_jidx == pairs.p_jidx)
+        tt = pk.join(tp, (pk.k_unit == tp[unit]) & (tp.occurred_at.cast("timestamp") == pk.p_at))
         return con.to_pyarrow(
-            tt.order_by([tt.k_jidx, tt.occurred_at, tt.touchpoint_id]).select(**cols(tt))
+            tt.order_by([tt.k_jidx, tt.p_at, tt.touchpoint_id]).select(**cols(tt))
         )
 
-    # the journey table after the touches, without its string keys (not needed any more)
-    jframe = con.to_pyarrow(journeys.order_by("jidx").drop("journey", "person_id", "jidx"))
-    return jframe, raw, tied_rows
+    return raw, tied_rows
 
 
 @dataclass
 class _Raw:
     """The fetched touches, engine order: journey index, time (us), channel and campaign
-    codes (into ``ch_dict`` / ``camp_dict``, null -1), age in days."""
+    codes (into ``ch_dict`` / ``camp_dict``, null -1)."""
 
     jidx: np.ndarray
     occ: np.ndarray
     ch: np.ndarray
     camp: np.ndarray
-    age: np.ndarray
     ch_dict: pa.Array
     camp_dict: pa.Array
 
@@ -472,14 +448,25 @@ def _num(col: pa.Array | pa.ChunkedArray, dtype: Any) -> np.ndarray:
 
 @dataclass
 class _Touches:
-    """The touches in journey, time and touchpoint-id order."""
+    """The touches in journey, time and touchpoint-id order: codes into ``ch_dict`` /
+    ``camp_dict`` (null -1) and times (int64 microseconds)."""
 
-    channels: list[str]
-    channel_codes: np.ndarray
-    campaigns: list[str]
-    campaign_codes: np.ndarray
-    age_days: np.ndarray
-    occurred_at: np.ndarray  # int64 microseconds
+    jidx: np.ndarray
+    ch: np.ndarray
+    camp: np.ndarray
+    occurred_at: np.ndarray
+    ch_dict: pa.Array
+    camp_dict: pa.Array
+
+    def take(self, keep: np.ndarray) -> _Touches:
+        return _Touches(
+            self.jidx[keep],
+            self.ch[keep],
+            self.camp[keep],
+            self.occurred_at[keep],
+            self.ch_dict,
+            self.camp_dict,
+        )
 
 
 def _journey_order(
@@ -513,29 +500,47 @@ def _in_journey_order(
 ) -> _Touches:
     """The touches' codes and values taken in ``order``; the tied blocks at ``pos`` are
     replaced by ``tied`` (the same rows in journey, time and touchpoint-id order)."""
+    jidx = raw.jidx[order]
     ch = raw.ch[order]
     camp = raw.camp[order]
-    age = raw.age[order]
     if tied is not None:
         os_[pos] = _as_us(tied["occurred_at"])
         ch[pos] = _codes(tied["channel"], raw.ch_dict)
         camp[pos] = _codes(tied["campaign_id"], raw.camp_dict)
-        age[pos] = _num(tied["age_days"], np.float64)
-    channels, ch = _renumber(ch, raw.ch_dict)
-    campaigns, camp = _renumber(camp, raw.camp_dict)
-    return _Touches(channels, ch, campaigns, camp, age, os_)
+    return _Touches(jidx, ch, camp, os_, raw.ch_dict, raw.camp_dict)
+
+
+def _last_segment(jidx: np.ndarray, occ: np.ndarray, days: int) -> np.ndarray:
+    """Which touches (in journey and time order) are in their journey's last part, when a
+    gap of more than ``days`` days between two touches of a journey starts a new part."""
+    n = len(jidx)
+    if n == 0:
+        return np.ones(0, dtype=bool)
+    new = np.zeros(n, dtype=bool)
+    new[1:] = (jidx[1:] == jidx[:-1]) & (occ[1:] - occ[:-1] > int(days * DAY_S * 1e6))
+    new[np.flatnonzero(np.r_[True, jidx[1:] != jidx[:-1]])] = True  # every journey's start
+    seg_start = np.maximum.accumulate(np.where(new, np.arange(n), 0))  # start of my part
+    ends = np.r_[np.flatnonzero(jidx[1:] != jidx[:-1]), n - 1]  # every journey's last touch
+    lengths = np.diff(np.r_[-1, ends])
+    return seg_start == np.repeat(seg_start[ends], lengths)
 
 
 def _codes(col: pa.Array | pa.ChunkedArray, dictionary: pa.Array) -> np.ndarray:
-    idx = pc.index_in(col, value_set=dictionary)
-    return np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
+    """Codes of ``col``'s values in ``dictionary`` (which holds every value), null -1."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    idx = np.asarray(pc.index_in(col, value_set=dictionary).fill_null(-1), dtype=np.int32)
+    return idx
 
 
 def _renumber(codes: np.ndarray, dictionary: pa.Array) -> tuple[list[str], np.ndarray]:
     """Codes renumbered by first appearance (nulls stay -1), and the values they stand for."""
     values = dictionary.to_pylist()
-    uniq, first = np.unique(codes[codes >= 0], return_index=True)
-    by_first = uniq[np.argsort(first, kind="stable")]
+    n = len(codes)
+    first = np.full(len(values) + 1, n, dtype=np.int64)  # last slot: code -1
+    np.minimum.at(first, codes, np.arange(n, dtype=np.int64))  # one pass, no sort
+    seen = np.flatnonzero(first[:-1] < n)
+    by_first = seen[np.argsort(first[seen], kind="stable")]
     remap = np.full(len(values) + 1, -1, dtype=np.int32)  # last slot: code -1 stays -1
     remap[by_first] = np.arange(len(by_first), dtype=np.int32)
     return [str(values[i]) for i in by_first], remap[codes]

@@ -276,7 +276,15 @@ def attribute_store(
     s = settings or contract.attribution
     names = resolve_models(models if models is not None else s.model, store_mode=True)
     need_marks = any(m in ("w_shaped", "full_path") for m in names)
-    j: Journeys = journeys_from_store(store, contract, s, start=start, end=end, marks=need_marks)
+    j: Journeys = journeys_from_store(
+        store,
+        contract,
+        s,
+        start=start,
+        end=end,
+        marks=need_marks,
+        ages="time_decay" in names,
+    )
     meta = {
         "milestone": s.milestone,
         "level": s.level,
