@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -109,6 +109,8 @@ def journeys_from_store(
     s = settings or contract.attribution
     st = _stage_names(contract, s)
     milestone_stage = contract.funnel.stage(s.milestone)
+    if not marks:  # the lead, opportunity and close times are only for the marks
+        st = {"milestone": st["milestone"], "lead": None, "opportunity": None, "close": None}
     wanted = sorted({v for v in st.values() if v is not None})
     entries = stage_entries(store, contract, stages=wanted)
     con = store.con
@@ -204,11 +206,12 @@ def journeys_from_store(
     # so no touch after the period counts). ``at`` ends the journey's window: the milestone,
     # or the unit's last touch. Numbered in journey-key order (conversion id, then
     # "~null:<unit>"), evaluated once into a temporary table.
+    # (a unit's last touch before the end is in the period iff it has a touch in the period:
+    # only the period's touches are grouped)
     converted = conv.select(u=conv[conv_unit]).distinct()
     tq = tp if end is None else tp.filter(tp.occurred_at < end)
+    tq = tq if start is None else tq.filter(tq.occurred_at >= start)
     last = tq.group_by(u=tq[unit]).aggregate(at=tq.occurred_at.max())
-    if start is not None:
-        last = last.filter(last.at >= start)
     last = last.anti_join(converted, last.u == converted.u)
     ts = "timestamp"
     conv_j = conv.select(
@@ -232,9 +235,13 @@ def journeys_from_store(
     jall = ibis.union(conv_j, null_j, distinct=False)
     jall = jall.mutate(jidx=ibis.row_number().over(order_by=jall.key).cast("int32"))
 
-    # channels and campaigns of every touch with a unit (windowed or not): the dictionaries
-    # the fetched touches are coded against, and the marketing channels
-    pairs = con.to_pyarrow(tp.select("channel", "campaign_id").distinct())
+    # channels and campaigns of the touches with a unit from the lookback before the period
+    # to its end (all of them without a period): the dictionaries the fetched touches are
+    # coded against, and the marketing channels
+    tw = tp if end is None else tp.filter(tp.occurred_at < end)
+    if start is not None:
+        tw = tw.filter(tw.occurred_at >= start - timedelta(days=s.lookback_days))
+    pairs = con.to_pyarrow(tw.select("channel", "campaign_id").distinct())
     dicts = [
         pc.unique(pairs[c].combine_chunks()).drop_null().sort() for c in ("channel", "campaign_id")
     ]
