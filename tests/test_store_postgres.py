@@ -15,12 +15,12 @@ import psycopg
 import pytest
 
 from cueva.demo import create_demo
-from cueva.errors import ImportValidationError, StoreError
+from cueva.errors import ImportValidationError, StoreError, UsageError
 from cueva.importer import import_files
 from cueva.schema import LOAD_ORDER
 from cueva.store import Store
 from cueva.store.postgres import PostgresAdapter, redact, split_url
-from cueva.workspace import Workspace
+from cueva.workspace import STORE_URL_FILE, Workspace
 from tests.conftest import invoke, write
 
 pytestmark = pytest.mark.postgres
@@ -300,3 +300,34 @@ def test_workspace_cli_against_postgres(
     assert "accounts.csv row 2, column owner_id: 'nobody': unknown id" in got.err
     with Store.open(pg_url) as store:
         assert store.row_count("owners") == 2 and store.row_count("accounts") == 0
+
+
+def test_workspace_records_its_store(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``Workspace.init(..., store_url=URL)`` (cueva init --store URL) records the URL in
+    store.url; later commands use that store without --store."""
+    monkeypatch.delenv("CUEVA_STORE", raising=False)
+    ws = Workspace.init(tmp_path / "team", "Team", store_url=pg_url)
+    assert ws.store_label == pg_url
+    ws.close()
+    assert not (tmp_path / "team" / "cueva.duckdb").exists()
+    assert (tmp_path / "team" / STORE_URL_FILE).read_text().splitlines()[-1] == pg_url
+    write(tmp_path / "owners.csv", OWNERS)
+    got = invoke(capsys, "import", str(tmp_path / "team"), str(tmp_path / "owners.csv"))
+    assert got.code == 0, got.err
+    with Workspace.open(tmp_path / "team") as again:
+        assert again.store_url == pg_url
+        assert again.store().row_count("owners") == 2
+    # --force keeps the recorded store; an explicit URL or CUEVA_STORE still wins
+    Workspace.init(tmp_path / "team", "Team", force=True).close()
+    assert Workspace.open(tmp_path / "team").store_url == pg_url
+    monkeypatch.setenv("CUEVA_STORE", "duckdb://" + str(tmp_path / "other.duckdb"))
+    assert Workspace.open(tmp_path / "team").store_url.startswith("duckdb://")
+    with pytest.raises(UsageError, match="PGPASSWORD"):
+        Workspace.init(tmp_path / "secret", store_url=pg_url.replace("cueva@", "cueva:pw@"))
+    dead = pg_url.rsplit(":", 1)[0] + ":1/nowhere"
+    with pytest.raises(StoreError):
+        Workspace.init(tmp_path / "unreachable", store_url=dead)
+    assert not (tmp_path / "unreachable").exists()
+    assert not (tmp_path / "secret").exists()
