@@ -11,8 +11,12 @@ Read models (any present; others are ignored):
 The model columns are renamed to the CRM's own field names and go through the same adapter
 as the CSV exports (:mod:`cueva.sources.salesforce`, :mod:`cueva.sources.hubspot`), so the
 value maps, checks and summary are the same. A DuckDB warehouse file is attached read-only
-and read in place; any other backend is queried through Ibis (only the needed columns) and
-streamed as Arrow batches into the source engine.
+and read in place. A PostgreSQL schema (``postgresql://USER@HOST/DATABASE/SCHEMA``) is read
+by the server: only the needed columns, cast to text and written by ``COPY ... TO STDOUT`` as
+CSV into the import's temp folder, which the source engine reads in parallel (no Python row
+loop; the source engine cannot scan PostgreSQL in place without DuckDB's postgres extension,
+which is downloaded at run time and so not used). Any other backend is queried through Ibis
+(only the needed columns) and streamed as Arrow batches into the source engine.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cueva.contract import Contract
-from cueva.errors import UsageError
+from cueva.errors import StoreError, UsageError
 from cueva.sources._core import Build, Raw, SourceSummary, run_build
 from cueva.sources._engine import SourceReadError
 from cueva.sources.hubspot import build_hubspot
@@ -165,8 +169,23 @@ class _Reader:
         self.build = build
         self.url = url
         self.ibis: Any = None
+        self.pg: Any = None
+        self._n = 0
         path = _duckdb_path(url)
-        if path is not None:
+        if url.split("://", 1)[0] in ("postgresql", "postgres"):
+            from cueva.store.postgres import Warehouse
+
+            try:
+                self.pg = Warehouse(url)
+            except StoreError as exc:
+                raise SourceReadError(str(exc)) from exc
+            self.tables = self.pg.tables()
+            self.columns = {
+                t: self.pg.columns(t)
+                for t in self.tables
+                if t in SALESFORCE_MODELS or t in HUBSPOT_MODELS
+            }
+        elif path is not None:
             if not Path(path).is_file():
                 raise UsageError(f"{path}: no such DuckDB file")
             self.tables = build.engine.attach(path, "wh")
@@ -191,13 +210,27 @@ class _Reader:
 
     def read(self, model: str, renames: Mapping[str, str]) -> Raw:
         cols = _renames(self.columns[model], renames)
-        if self.ibis is None:
+        if self.pg is not None:
+            engine = self.build.engine
+            self._n += 1
+            path = engine.workdir / f"warehouse_{self._n}.csv"
+            try:
+                self.pg.export_csv(model, cols, path)
+                t = engine.read_csv(path, model)  # copied into the engine: the file can go
+            finally:
+                path.unlink(missing_ok=True)
+            t = t.mutate(__row=t["__row"] - 1)  # the model's first row is row 1, as attached
+        elif self.ibis is None:
             t = self.build.engine.attached_as_text("wh", model, cols)
         else:
             src = self.ibis.table(model)
             expr = src.select(**{dst: src[c].cast("string") for c, dst in cols.items()})
             t = self.build.engine.from_arrow(expr.to_pyarrow_batches())
         return Raw(model, t)
+
+    def close(self) -> None:
+        if self.pg is not None:
+            self.pg.close()
 
 
 def _duckdb_path(url: str) -> str | None:
@@ -211,6 +244,13 @@ def _duckdb_path(url: str) -> str | None:
 def build_warehouse(build: Build, url: str, kind: str = "auto", store: Store | None = None) -> str:
     """Add the canonical tables of the dbt models found at ``url``; returns the kind read."""
     reader = _Reader(build, url)
+    try:
+        return _build(build, reader, kind, store)
+    finally:
+        reader.close()
+
+
+def _build(build: Build, reader: _Reader, kind: str, store: Store | None) -> str:
     sf = [m for m in SALESFORCE_MODELS if m in reader.columns]
     hs = [m for m in HUBSPOT_MODELS if m in reader.columns]
     if kind == "auto":

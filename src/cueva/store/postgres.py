@@ -472,6 +472,74 @@ class PostgresAdapter(Adapter):
             self._stager.drop_staged(staged)
 
 
+class Warehouse:
+    """Read-only access to a PostgreSQL schema of warehouse tables (e.g. dbt models), for
+    :mod:`cueva.sources.warehouse`: names, columns, and a table's columns as text, written as
+    CSV by the server (``COPY ... TO STDOUT``) for the source engine to read."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        conninfo, schema = split_url(url)
+        try:
+            self.con: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True)
+            with self.con.cursor() as cur:
+                # Timestamps with a time zone are written with their UTC offset.
+                cur.execute("SET TimeZone = 'UTC'")
+                if schema:
+                    cur.execute("SELECT set_config('search_path', %s, false)", (schema,))
+                cur.execute("SELECT current_schema()")
+                row = cur.fetchone()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open the warehouse {redact(url)}: {_clean(exc)}") from exc
+        self.schema = str(row[0]) if row and row[0] else "public"
+
+    def tables(self) -> list[str]:
+        """Tables, views and materialized views of the schema."""
+        rows = self._rows(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'p', 'f') ORDER BY 1",
+            (self.schema,),
+        )
+        return [str(r[0]) for r in rows]
+
+    def columns(self, table: str) -> list[str]:
+        rows = self._rows(
+            "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            (pgsql.Identifier(self.schema, table).as_string(self.con),),
+        )
+        return [str(r[0]) for r in rows]
+
+    def export_csv(self, table: str, columns: dict[str, str], path: Path) -> None:
+        """``columns`` (column -> new name) of ``table`` as text, to a CSV file with a header;
+        NULL and empty text are both empty fields."""
+        select = pgsql.SQL(", ").join(
+            pgsql.SQL("NULLIF(CAST({} AS TEXT), '') AS {}").format(q(src), q(dst))
+            for src, dst in columns.items()
+        )
+        copy = pgsql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT csv, HEADER)").format(
+            select, pgsql.Identifier(self.schema, table)
+        )
+        try:
+            with self.con.cursor() as cur, cur.copy(copy) as cp, path.open("wb") as out:
+                for chunk in cp:
+                    out.write(chunk)
+        except psycopg.Error as exc:
+            raise StoreError(f"reading {table} from the warehouse failed: {_clean(exc)}") from exc
+
+    def _rows(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"reading the warehouse failed: {_clean(exc)}") from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.close()
+
+
 def _key_match(spec: Table, name: str) -> pgsql.Composable:
     """``t.key = s.key`` for every key column, null-safe for the optional ones in a form
     PostgreSQL can hash-join (``IS NOT DISTINCT FROM`` cannot be)."""
@@ -491,4 +559,4 @@ def _key_match(spec: Table, name: str) -> pgsql.Composable:
     return pgsql.SQL(" AND ").join(parts)
 
 
-__all__ = ["PostgresAdapter", "pg_type", "redact", "split_url"]
+__all__ = ["PostgresAdapter", "Warehouse", "pg_type", "redact", "split_url"]
