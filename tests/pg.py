@@ -72,7 +72,9 @@ class PgServer:
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
-    def start(cls) -> PgServer:
+    def start(cls, durable: bool = False) -> PgServer:
+        """Create and start a cluster. Tests run it without fsync (nothing to keep);
+        ``durable`` keeps PostgreSQL's defaults (fsync, synchronous commit) for benchmarks."""
         bindir = find_bindir()
         root = Path(tempfile.mkdtemp(prefix="cueva-pgtest-"))
         as_user: list[str] = []
@@ -97,9 +99,10 @@ class PgServer:
         )
         opts = (
             f"-c listen_addresses=127.0.0.1 -c port={server.port} "
-            f"-c unix_socket_directories={root} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=40 -c shared_buffers=64MB"
+            f"-c unix_socket_directories={root} -c max_connections=40"
         )
+        if not durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         server._run(
             str(bindir / "pg_ctl"),
             "-D",
@@ -133,6 +136,11 @@ class PgServer:
         with psycopg.connect(self.url(), autocommit=True) as con:
             con.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id."""
+        return int((self.root / "data" / "postmaster.pid").read_text().split()[0])
 
     def stop(self) -> None:
         try:
