@@ -763,3 +763,55 @@ def test_untranslated_contract_text_falls_back_to_the_contracts_own(
     funnel = packs["es"][0].funnel
     assert funnel is not None
     assert [r[0] for r in bare.sections["funnel"].rows[1:] if len(r) == 7] == list(funnel["label"])
+
+
+def _assert_same_pack(a: PackData, b: PackData) -> None:
+    import dataclasses
+
+    for f in dataclasses.fields(PackData):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if f.name == "generated_at":
+            continue
+        if isinstance(x, pd.DataFrame):
+            assert isinstance(y, pd.DataFrame), f.name
+            pd.testing.assert_frame_equal(x, y, obj=f.name)
+        else:
+            assert x == y, f.name
+
+
+def test_concurrent_collect_gives_the_sequential_results(demo: Path) -> None:
+    """Attribution in a worker thread on its own connection: the same pack, field by field
+    (glossary order included), as every section one after the other."""
+    import threading
+
+    with Workspace.open(demo) as ws:
+        before = threading.active_count()
+        together = collect_pack(ws, PERIOD, vs=VS, lang="es", today=TODAY)
+        apart = collect_pack(ws, PERIOD, vs=VS, lang="es", today=TODAY, concurrent=False)
+        assert threading.active_count() == before  # the worker is gone
+    assert together.attribution is not None and "attribution" not in together.unavailable
+    _assert_same_pack(together, apart)
+
+
+def test_an_error_in_the_attribution_worker_marks_the_section_as_in_sequence(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import cueva.attribution
+    from cueva.errors import UsageError
+
+    threads: list[str] = []
+
+    def fails(*args: object, **kwargs: object) -> None:
+        threads.append(threading.current_thread().name)
+        raise UsageError("no touchpoints before any milestone\nsecond line")
+
+    monkeypatch.setattr(cueva.attribution, "attribute_store", fails)
+    with Workspace.open(demo) as ws:
+        data = collect_pack(ws, PERIOD, vs=VS, lang="en", today=TODAY)
+    assert len(threads) == 1 and threads[0].startswith("cueva-pack")
+    # raised in the main thread by the section, which shows the first line as the reason
+    assert data.unavailable == {"attribution": "no touchpoints before any milestone"}
+    assert data.attribution is None and data.sourced is None
+    assert data.funnel is not None and data.gap is not None and data.scorecard is not None

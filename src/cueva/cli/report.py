@@ -26,7 +26,6 @@ from cueva.cli.common import (
     open_workspace,
 )
 from cueva.output import emit
-from cueva.report import write_pack
 
 actions_app = typer.Typer(
     name="actions",
@@ -69,6 +68,9 @@ def report(
 
     Example: cueva report ./acme --period 2026-Q2 --vs plan --lang es --out pack.html --pdf
     """
+    # imported here: the charts (Altair) and the PDF printer are not needed by other commands
+    from cueva.report import write_pack
+
     with open_workspace(path, store) as ws:
         files = write_pack(
             ws, period, out, vs=vs, lang=lang, pdf=pdf, agenda_threshold=agenda_threshold

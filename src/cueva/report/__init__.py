@@ -15,6 +15,7 @@ is escaped.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,6 +32,7 @@ from cueva.report._render import (
     render_html,
     render_pdf,
     summary_paragraph,
+    warm_up,
 )
 
 if TYPE_CHECKING:
@@ -54,18 +56,34 @@ def write_pack(
     pdf: bool = False,
     today: date | None = None,
     agenda_threshold: float = 0.05,
+    concurrent: bool = True,
 ) -> PackFiles:
     """Collect, render and write the pack to ``out`` (HTML), and with ``pdf`` the PDF beside
-    it (same name, ``.pdf``). ``lang`` defaults to the contract's report language."""
+    it (same name, ``.pdf``). ``lang`` defaults to the contract's report language.
+
+    ``concurrent`` (default): attribution runs beside the other sections on a second
+    connection, and the chart engine and PDF printer start meanwhile (see
+    :func:`collect_pack`); False does every step one after the other."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out must name an .html file, got {out}")
     if not out.parent.is_dir():
         raise UsageError(f"{out.parent}: no such folder for the pack")
     language = check_language(lang or ws.contract.language)
-    data = collect_pack(
-        ws, period, vs=vs, lang=language, today=today, agenda_threshold=agenda_threshold
-    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cueva-warm-up") as pool:
+        # the chart engine and WeasyPrint start while the engine scans (first pack of a process)
+        warming = pool.submit(warm_up, pdf) if concurrent else None
+        data = collect_pack(
+            ws,
+            period,
+            vs=vs,
+            lang=language,
+            today=today,
+            agenda_threshold=agenda_threshold,
+            concurrent=concurrent,
+        )
+        if warming is not None:
+            warming.result()
     html = render_html(data, language)
     out.write_text(html, encoding="utf-8")
     pdf_path = None
@@ -85,5 +103,6 @@ __all__ = [
     "render_html",
     "render_pdf",
     "summary_paragraph",
+    "warm_up",
     "write_pack",
 ]

@@ -707,6 +707,15 @@ def render_pdf(html: str) -> bytes:
     return bytes(pdf)
 
 
+def warm_up(pdf: bool = False) -> None:
+    """Start what the first render of a process waits for: the chart engine and, with
+    ``pdf``, WeasyPrint (its import, fonts and the pack's style sheet) on a one-line page.
+    :func:`cueva.report.write_pack` runs this in a thread while the results are collected."""
+    charts.warm_up()
+    if pdf:
+        render_pdf(f"<html><head><style>{_css()}</style></head><body><p>Cueva</p></body></html>")
+
+
 def _no_fetcher() -> Any:
     """A WeasyPrint URL fetcher that refuses every URL."""
 
@@ -725,4 +734,12 @@ def _no_fetcher() -> Any:
     return Refuse()
 
 
-__all__ = ["agenda_items", "context", "questions", "render_html", "render_pdf", "summary_paragraph"]
+__all__ = [
+    "agenda_items",
+    "context",
+    "questions",
+    "render_html",
+    "render_pdf",
+    "summary_paragraph",
+    "warm_up",
+]

@@ -167,6 +167,16 @@ def sparkline(values: Sequence[float | None], *, description: str) -> Any:
     return chart
 
 
+def warm_up() -> None:
+    """Start the chart engine (vl-convert's JavaScript runtime, about a second the first time
+    in a process) with a one-point chart, so a later :func:`to_svg` does not wait for it. The
+    engine runs outside the GIL: calling this in a thread overlaps the start with other work."""
+    import vl_convert as vlc
+
+    spec = {"mark": "point", "data": {"values": [{"x": 1}]}, "encoding": {"x": {"field": "x"}}}
+    vlc.vegalite_to_svg(spec, allowed_base_urls=[])
+
+
 _ID = re.compile(r'\bid="([^"]+)"')
 _counter = itertools.count(1)
 
@@ -211,5 +221,6 @@ __all__ = [
     "funnel_chart",
     "sparkline",
     "to_svg",
+    "warm_up",
     "waterfall_chart",
 ]
