@@ -331,3 +331,15 @@ def test_workspace_records_its_store(
         Workspace.init(tmp_path / "unreachable", store_url=dead)
     assert not (tmp_path / "unreachable").exists()
     assert not (tmp_path / "secret").exists()
+
+
+def test_lost_connection_is_a_store_error(pg_url: str) -> None:
+    """A query on a connection the server closed raises StoreError (one line in the CLI)."""
+    with Store.open(pg_url) as store:
+        assert store.row_count("people") == 0
+        adapter = store.adapter
+        assert isinstance(adapter, PostgresAdapter)
+        with psycopg.connect(split_url(pg_url)[0], autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (adapter.con.info.backend_pid,))
+        with pytest.raises(StoreError, match="the PostgreSQL store failed"):
+            store.table("people").count().execute()

@@ -24,6 +24,7 @@ URLs: ``postgresql://USER@HOST:PORT/DATABASE`` (also ``postgres://``), any libpq
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import shutil
 import tempfile
@@ -35,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import ibis
 import psycopg
 import sqlglot.expressions as sge
+from ibis.backends.postgres import Backend as PostgresBackend
 from ibis.backends.sql.compilers.postgres import PostgresCompiler
 from psycopg import sql as pgsql
 from psycopg.types.numeric import FloatLoader
@@ -163,6 +165,35 @@ class Compiler(PostgresCompiler):
 COMPILER = Compiler()
 
 
+def _translated(method: Any) -> Any:
+    """``method`` with PostgreSQL's errors raised as :class:`StoreError` (the CLI prints one
+    line instead of a traceback), the original chained."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except psycopg.Error as exc:
+            raise StoreError(f"the PostgreSQL store failed: {_clean(exc)}") from exc
+
+    return run
+
+
+class Backend(PostgresBackend):
+    """Ibis' PostgreSQL backend with Cueva's compiler; its errors become StoreError."""
+
+    compiler = COMPILER
+    execute = _translated(PostgresBackend.execute)
+    to_pyarrow = _translated(PostgresBackend.to_pyarrow)
+    create_table = _translated(PostgresBackend.create_table)
+    drop_table = _translated(PostgresBackend.drop_table)
+    insert = _translated(PostgresBackend.insert)
+    raw_sql = _translated(PostgresBackend.raw_sql)
+    get_schema = _translated(PostgresBackend.get_schema)
+    list_tables = _translated(PostgresBackend.list_tables)
+    _get_schema_using_query = _translated(PostgresBackend._get_schema_using_query)
+
+
 def _unqualify(pred: Any) -> Any:
     pred = pred.copy()
     for col in list(pred.find_all(sge.Column)):
@@ -197,8 +228,7 @@ class PostgresAdapter(Adapter):
         # numeric results (sum of a bigint, avg, ...) as float, the type Ibis declares for
         # them: Ibis' Arrow batches reject Decimal where its schema says float64.
         self.con.adapters.register_loader("numeric", FloatLoader)
-        self.ibis = ibis.postgres.from_connection(self.con)
-        self.ibis.compiler = COMPILER
+        self.ibis = Backend.from_connection(self.con)
         self._workdir: Path | None = None
         self._stager: DuckDBAdapter | None = None
         self._n = 0
