@@ -343,3 +343,20 @@ def test_lost_connection_is_a_store_error(pg_url: str) -> None:
             other.execute("SELECT pg_terminate_backend(%s)", (adapter.con.info.backend_pid,))
         with pytest.raises(StoreError, match="the PostgreSQL store failed"):
             store.table("people").count().execute()
+
+
+def test_missing_server_binaries_fail_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without initdb/pg_ctl/postgres anywhere the fixture fails (never skips), saying what
+    to install."""
+    from tests import pg
+
+    monkeypatch.setenv(pg.BINDIR_ENV, str(tmp_path))
+    monkeypatch.setattr(pg.shutil, "which", lambda name: None)
+    monkeypatch.setattr(pg.glob, "glob", lambda pattern: [])
+    with pytest.raises(RuntimeError, match="install Debian's 'postgresql' package"):
+        pg.find_bindir()
+    for name in ("initdb", "pg_ctl", "postgres"):
+        (tmp_path / name).write_text("")
+    assert pg.find_bindir() == tmp_path
