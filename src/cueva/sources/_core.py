@@ -28,7 +28,7 @@ from cueva.contract import Contract
 from cueva.errors import CuevaError, ImportValidationError, RowError
 from cueva.importer import import_files
 from cueva.schema import LOAD_ORDER, TABLES, ColumnType
-from cueva.sources._engine import Engine, wall_clock_in
+from cueva.sources._engine import Engine, clean_text, wall_clock_in
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -113,7 +113,7 @@ class Raw:
         found = self.name(*spellings)
         if found is None:
             return ibis.null("string")
-        return self.t[found].cast("string").strip().nullif("")
+        return clean_text(self.t[found].cast("string"))
 
     def matching(self, pattern: str) -> dict[str, str]:
         """Columns whose normalised name matches ``pattern`` (a regex with one group):
@@ -185,37 +185,40 @@ class ValueMap:
         return out
 
     def apply(self, v: ir.StringValue) -> tuple[ir.StringValue, ir.BooleanValue]:
-        """(mapped value or NULL, True where a non-empty value is not in the map)."""
+        """(mapped value or NULL, True where a non-empty value is not in the map) for
+        cleaned text ``v`` (:meth:`Raw.col`). An inline CASE: for small tables; over large
+        ones :func:`apply_map` evaluates the map once (a CASE repeated in several columns
+        and checks costs the engine's planner seconds)."""
         if not self.mapping:
             return ibis.null("string"), v.notnull()
-        key = v.strip().lower()
+        key = v.lower()
         table = {k: ("" if t is None else t) for k, t in self.mapping.items()}
         got = key.substitute(table, else_=_UNMAPPED)
         return got.nullif(_UNMAPPED).nullif(""), v.notnull() & (got == _UNMAPPED)
 
 
-def apply_map(
-    eng: Engine, t: ir.Table, vmap: ValueMap, column: str, name: str
-) -> tuple[ir.Table, ir.StringValue, ir.BooleanValue]:
-    """Map ``t[column]`` by a hash join with the (small) map table, evaluated once:
-    (table with the join's columns, mapped value, unmapped flag)."""
+def apply_map(t: ir.Table, vmap: ValueMap, column: str, name: str) -> ir.Table:
+    """``t`` with ``t[column]`` (cleaned text) mapped by a hash join with the (small) map
+    table, evaluated once: columns ``__v_<name>`` (the mapped value or NULL) and
+    ``__u_<name>`` (True where a non-empty value is not in the map)."""
     v = t[column]
     if not vmap.mapping:
-        return t, ibis.null("string"), v.notnull()
+        return t.mutate(**{f"__v_{name}": ibis.null("string"), f"__u_{name}": v.notnull()})
     keys = list(vmap.mapping)
     m = ibis.memtable(
         {
             f"__k_{name}": keys,
-            f"__v_{name}": ["" if vmap.mapping[k] is None else vmap.mapping[k] for k in keys],
+            f"__m_{name}": ["" if vmap.mapping[k] is None else vmap.mapping[k] for k in keys],
         },
-        schema={f"__k_{name}": "string", f"__v_{name}": "string"},
+        schema={f"__k_{name}": "string", f"__m_{name}": "string"},
     )
-    j = t.left_join(m, v.strip().lower() == m[f"__k_{name}"])
-    j = j.select(*[j[c] for c in t.columns], j[f"__k_{name}"], j[f"__v_{name}"])
-    return (
-        j,
-        j[f"__v_{name}"].nullif(""),
-        j[column].notnull() & j[f"__k_{name}"].isnull(),
+    j = t.left_join(m, v.lower() == m[f"__k_{name}"])
+    return j.select(
+        *[j[c] for c in t.columns],
+        **{
+            f"__v_{name}": j[f"__m_{name}"].nullif(""),
+            f"__u_{name}": j[column].notnull() & j[f"__k_{name}"].isnull(),
+        },
     )
 
 
@@ -521,7 +524,7 @@ def finish(
                 __pval=ibis.ifelse(cond, t[ref.column].cast("string"), t["__pval"]),
             )
         keys = list(spec.key)
-        t = eng.materialize(t)
+        t = eng.materialize(t, name)
         # Rows with the same key (same id listed twice, the same stage event derived twice):
         # keep the last one. Found with a hash aggregate; ranked only when there are any.
         ok = t.filter(t["__problem"].isnull())
@@ -533,7 +536,7 @@ def finish(
                 group_by=[is_ok, *[t[k] for k in keys]],
                 order_by=[ibis.desc(t["__file"]), ibis.desc(t["__row"])],
             )
-            t = eng.materialize(t.filter(~is_ok | (rank == 0)))
+            t = eng.materialize(t.filter(~is_ok | (rank == 0)), name)
             n_groups = int(con.execute(groups.filter(groups["__n"] > 1).count()))
             build.merged[f"duplicate {name} rows (same {', '.join(keys)})"] = dupes - n_groups
         final = t
@@ -854,6 +857,233 @@ def union_all(parts: Iterable[ir.Table]) -> ir.Table:
     return out
 
 
+# ------------------------------------------------------------------ shared builders
+# The canonical tables the CRM adapters (Salesforce, HubSpot) build the same way from
+# differently named source columns. Each builder takes a table whose columns carry the
+# builder's names, and the source column names: for the messages of its checks, and recorded
+# in ``Build.source_columns`` so that the canonical import's errors name them too.
+
+
+def note_sources(build: Build, table: str, file: str, columns: Mapping[str, str | None]) -> None:
+    """Record that canonical ``table``'s rows from ``file`` read canonical column -> source
+    column (``None``: not read from one column)."""
+    for canonical, source in columns.items():
+        if source is not None:
+            build.source_columns[(table, file, canonical)] = source
+
+
+def whole(v: ir.StringValue) -> ir.IntegerValue:
+    """A whole number written as text ("12", "12.0"); NULL for other text ("12.5", "a")."""
+    f = v.try_cast("float64")
+    return ibis.coalesce(
+        v.try_cast("int64"), ibis.ifelse(f == f.floor(), f.cast("int64"), ibis.null("int64"))
+    )
+
+
+def add_referenced_owners(
+    build: Build,
+    refs: list[ir.Table],
+    store: Store | None,
+    *,
+    listed: ir.Column | None,
+    note: str,
+    label: str,
+) -> None:
+    """Owners that rows reference (``refs``: tables with one column ``owner``) and that are
+    neither ``listed`` (the export's owners) nor in the store: added with team 'unassigned'
+    (their id as name) and ``note`` (formatted with ``n``, their count)."""
+    if not refs:
+        return
+    referenced = union_all(refs).filter(ibis._.owner.notnull()).distinct()
+    known = existing_ids(store, "owners")
+    if known:
+        referenced = referenced.filter(~referenced.owner.isin(known))
+    if listed is not None:
+        referenced = referenced.filter(~referenced.owner.isin(listed))
+    referenced = build.engine.materialize(referenced, "owners")
+    n = build.count(referenced)
+    if not n:
+        return
+    build.notes.append(note.format(n=n))
+    build.add(
+        "owners",
+        referenced.select(
+            owner_id=referenced.owner,
+            name=referenced.owner,
+            team=ibis.literal("unassigned"),
+            __file=ibis.literal(label),
+            __row=ibis.literal(0).cast("int64"),
+        ),
+    )
+
+
+def add_accounts(build: Build, t: ir.Table, *, file: str, src: Mapping[str, str | None]) -> None:
+    """Accounts from ``t`` (id, name, website, industry, segment, country, employees as text,
+    owner, created): the domain is the website's host name without ``www.``."""
+    domain = (
+        t.website.lower()
+        .re_replace(r"^[a-z]+://", "")
+        .re_replace(r"^www\.", "")
+        .re_replace(r"/.*$", "")
+    )
+    employees = whole(t.employees)
+    build.add(
+        "accounts",
+        t.select(
+            account_id=t.id,
+            name=t.name,
+            domain=domain,
+            industry=t.industry,
+            segment=t.segment if "segment" in t.columns else ibis.null("string"),
+            country=t.country,
+            employees=employees,
+            owner_id=t.owner,
+            created_at=t.created,
+            __file=t["__file"],
+            __row=t["__row"],
+            **flag(
+                Check(
+                    t.employees.notnull() & employees.isnull(),
+                    src.get("employees") or "employees",
+                    t.employees,
+                    "not a whole number",
+                )
+            ),
+        ),
+    )
+    note_sources(build, "accounts", file, src)
+
+
+def add_opportunities(
+    build: Build,
+    t: ir.Table,
+    *,
+    stage_map: ValueMap,
+    type_map: ValueMap,
+    rates: ir.Table | None,
+    file: str,
+    src: Mapping[str, str | None],
+    extras: Callable[[ir.Table], dict[str, ir.Value]],
+    checks: Callable[[ir.Table], list[Check]],
+    what: str = "opportunity",
+) -> ir.Table:
+    """Opportunities from ``t`` (id, account_id, person_id, owner, type, created,
+    created_raw, close, stage, is_closed, is_won, amount, amount_raw, currency, lost_reason,
+    name, and what ``extras``/``checks`` read): stage and type through their maps, amounts
+    converted to the contract currency when ``rates`` are given (dated at the close date, or
+    the creation date without one). Returns the fx table (id, rate, ...) for the history."""
+    from cueva.sources._fx import convert  # (_fx builds on this module)
+
+    home = build.contract.currency
+    deals = t.select(
+        id=t.id,
+        currency=t.currency,
+        on_date=ibis.coalesce(t.close, t.created.date()),
+        amount=t.amount,
+    )
+    fx = convert(build, deals, rates)
+    t = t.left_join(fx, t.id == fx.id).select(
+        *[t[c] for c in t.columns],
+        amount_converted=fx.amount_converted,
+        fx_missing=fx.fx_missing,
+    )
+    t = apply_map(t, stage_map, "stage", "stage")
+    t = apply_map(t, type_map, "type", "type")
+    t = build.engine.materialize(t, "opps")
+    stage, stage_unmapped = t["__v_stage"], t["__u_stage"]
+    otype, type_unmapped = t["__v_type"], t["__u_type"]
+    converted = rates is not None
+    more: dict[str, ir.Value] = {}
+    if converted:
+        more = {
+            "amount_original": t.amount,
+            "currency_original": ibis.coalesce(t.currency, ibis.literal(home)),
+        }
+    build.add(
+        "opportunities",
+        t.select(
+            opportunity_id=t.id,
+            account_id=t.account_id,
+            person_id=t.person_id,
+            owner_id=t.owner,
+            type=otype,
+            created_at=t.created,
+            close_date=t.close,
+            stage=stage,
+            is_closed=ibis.coalesce(t.is_closed, stage.isin(["won", "lost"])),
+            is_won=ibis.coalesce(t.is_won, stage == "won"),
+            amount=t.amount_converted if converted else t.amount,
+            currency=ibis.literal(home)
+            if converted
+            else ibis.coalesce(t.currency, ibis.literal(home)),
+            lost_reason=t.lost_reason,
+            name=t.name,
+            **extras(t),
+            crm_stage=t.stage,
+            **more,
+            __file=t["__file"],
+            __row=t["__row"],
+            **flag(
+                Check(
+                    t.created.isnull(),
+                    src.get("created_at") or "",
+                    t.created_raw,
+                    "not a timestamp",
+                ),
+                Check(stage_unmapped, src.get("stage") or "", t.stage, f"{what} stage not mapped"),
+                Check(type_unmapped, src.get("type") or "", t.type, f"{what} type not mapped"),
+                Check(
+                    t.amount_raw.notnull() & t.amount.isnull(),
+                    src.get("amount") or "",
+                    t.amount_raw,
+                    "not a number",
+                ),
+                Check(
+                    t.fx_missing,
+                    src.get("currency") or "",
+                    t.currency,
+                    "no fx rate for this currency dated on or before the close date",
+                ),
+                *checks(t),
+            ),
+        ),
+    )
+    note_sources(build, "opportunities", file, src)
+    return fx
+
+
+def add_opportunity_events(
+    build: Build,
+    h: ir.Table,
+    stage_map: ValueMap,
+    *,
+    entity_id: ir.StringValue,
+    stage: ir.StringValue,
+    entered_at: ir.TimestampValue,
+    problems: dict[str, ir.Value],
+) -> None:
+    """Opportunity stage events from history rows ``h`` (``stage``: the mapped stage), for
+    the stages the contract has; rows with problems are kept so they are reported."""
+    stages = build.stages
+    events = {
+        str(t): e
+        for t in set(stage_map.mapping.values())
+        if t is not None and (e := stages.event(t, "opportunity")) is not None
+    }
+    if not events:
+        return
+    ev = h.select(
+        entity_type=ibis.literal("opportunity"),
+        entity_id=entity_id,
+        stage=stage.substitute(events, else_=ibis.null("string")),
+        entered_at=entered_at,
+        __file=h["__file"],
+        __row=h["__row"],
+        **problems,
+    )
+    build.add("stage_events", ev.filter(ev.stage.notnull() | ev["__problem"].notnull()))
+
+
 __all__ = [
     "QUARANTINE_TABLE",
     "Build",
@@ -866,6 +1096,10 @@ __all__ = [
     "TableRows",
     "Unmapped",
     "ValueMap",
+    "add_accounts",
+    "add_opportunities",
+    "add_opportunity_events",
+    "add_referenced_owners",
     "apply_map",
     "boolean",
     "day",
@@ -875,8 +1109,10 @@ __all__ = [
     "flag",
     "id_map",
     "lookup",
+    "note_sources",
     "num",
     "quarantined",
     "run_build",
     "ts",
+    "whole",
 ]

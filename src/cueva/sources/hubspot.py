@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ibis
 
@@ -27,17 +27,22 @@ from cueva.sources._core import (
     Check,
     Raw,
     SourceSummary,
+    add_accounts,
+    add_opportunities,
+    add_opportunity_events,
+    add_referenced_owners,
+    apply_map,
     boolean,
     day,
-    existing_ids,
     flag,
     lookup,
+    note_sources,
     num,
     run_build,
     ts,
     union_all,
 )
-from cueva.sources._fx import convert, find_rates_file, read_rates
+from cueva.sources._fx import find_rates_file, read_rates
 from cueva.sources._vocab import LIFECYCLE_DATE_LABELS
 from cueva.sources.salesforce import value_maps
 
@@ -75,6 +80,14 @@ LIFECYCLE = (
 )
 DEAL_STAGE = ("Deal Stage", "dealstage", "deal_pipeline_stage_id", "Etapa del negocio")
 DEAL_TYPE = ("Deal Type", "dealtype", "deal_type")
+AMOUNT = ("Amount", "amount", "Importe", "Valor")
+CLOSE_DATE = ("Close Date", "closedate", "closed_date", "Fecha de cierre")
+CURRENCY = ("Currency", "deal_currency_code", "Moneda")
+EMPLOYEES = ("Number of Employees", "numberofemployees", "number_of_employees")
+COUNTRY = ("Country/Region", "country", "País/Región")
+COMPANY_NAME = ("Company name", "name", "company_name", "Nombre de la empresa")
+EMAIL = ("Email", "email", "Correo")
+DOMAIN = ("Company Domain Name", "domain", "Website URL", "website")
 KIND_IDS = {
     "contacts": ("contact_id", "Contact ID", "vid"),
     "companies": ("company_id", "Company ID"),
@@ -143,12 +156,14 @@ def build_hubspot(
         if rates_file:
             rates = read_rates(build, rates_file)
     build.raws.extend(raw.values())
-    home = build.contract.currency
+
+    def found(kind: str, *spellings: str) -> str | None:
+        """The file's own spelling of a column (None when it has none of them)."""
+        return raw[kind].name(*spellings) if kind in raw else None
 
     def hdr(kind: str, *spellings: str) -> str:
         """The file's own spelling of a column, for error messages."""
-        found = raw[kind].name(*spellings) if kind in raw else None
-        return found or spellings[0]
+        return found(kind, *spellings) or spellings[0]
 
     def alive(r: Raw) -> ir.BooleanValue:
         return ~ibis.coalesce(
@@ -176,58 +191,42 @@ def build_hubspot(
 
     company = base(
         "companies",
-        name=lambda r: r.col("Company name", "name", "company_name", "Nombre de la empresa"),
-        domain=lambda r: r.col("Company Domain Name", "domain", "Website URL", "website"),
+        name=lambda r: r.col(*COMPANY_NAME),
+        domain=lambda r: r.col(*DOMAIN),
         industry=lambda r: r.col("Industry", "industry"),
-        country=lambda r: r.col("Country/Region", "country", "País/Región"),
-        employees=lambda r: r.col(
-            "Number of Employees", "numberofemployees", "number_of_employees"
-        ),
+        country=lambda r: r.col(*COUNTRY),
+        employees=lambda r: r.col(*EMPLOYEES),
         owner=lambda r: r.col("Company owner", *OWNER),
         created=lambda r: ts(r.col(*CREATED)),
     )
     contact = base(
         "contacts",
-        email=lambda r: r.col("Email", "email", "Correo"),
+        email=lambda r: r.col(*EMAIL),
         created=lambda r: ts(r.col(*CREATED)),
         created_raw=lambda r: r.col(*CREATED),
-        lifecycle=lambda r: r.col(
-            "Lifecycle Stage",
-            "lifecyclestage",
-            "property_lifecyclestage",
-            "lifecycle_stage",
-            "Etapa del ciclo de vida",
-        ),
-        source=lambda r: r.col(
-            "Original Source",
-            "hs_analytics_source",
-            "property_hs_analytics_source",
-            "Fuente original",
-            "Fonte original",
-        ),
+        lifecycle=lambda r: r.col(*LIFECYCLE),
+        source=lambda r: r.col(*SOURCE),
         owner=lambda r: r.col("Contact owner", *OWNER, "Propietario del contacto"),
         companies=lambda r: r.col(*COMPANY_IDS),
-        country=lambda r: r.col("Country/Region", "country", "País/Región"),
+        country=lambda r: r.col(*COUNTRY),
     )
     deal = base(
         "deals",
         name=lambda r: r.col("Deal Name", "dealname", "deal_name"),
-        stage=lambda r: r.col(
-            "Deal Stage", "dealstage", "deal_pipeline_stage_id", "Etapa del negocio"
-        ),
+        stage=lambda r: r.col(*DEAL_STAGE),
         pipeline=lambda r: r.col("Pipeline", "pipeline", "deal_pipeline_id"),
-        amount=lambda r: num(r.col("Amount", "amount", "Importe", "Valor")),
-        amount_raw=lambda r: r.col("Amount", "amount", "Importe", "Valor"),
-        close=lambda r: day(r.col("Close Date", "closedate", "closed_date", "Fecha de cierre")),
+        amount=lambda r: num(r.col(*AMOUNT)),
+        amount_raw=lambda r: r.col(*AMOUNT),
+        close=lambda r: day(r.col(*CLOSE_DATE)),
         created=lambda r: ts(r.col(*CREATED)),
         created_raw=lambda r: r.col(*CREATED),
         owner=lambda r: r.col("Deal owner", *OWNER, "Propietario del negocio"),
         companies=lambda r: r.col(*COMPANY_IDS),
         contacts=lambda r: r.col(*CONTACT_IDS),
-        currency=lambda r: r.col("Currency", "deal_currency_code", "Moneda").upper(),
+        currency=lambda r: r.col(*CURRENCY).upper(),
         is_won=lambda r: boolean(r.col("Is Closed Won", "hs_is_closed_won", "is_closed_won")),
         is_closed=lambda r: boolean(r.col("Is Deal Closed?", "hs_is_closed", "is_closed")),
-        type=lambda r: r.col("Deal Type", "dealtype", "deal_type"),
+        type=lambda r: r.col(*DEAL_TYPE),
         lost_reason=lambda r: r.col("Closed Lost Reason", "closed_lost_reason"),
     )
 
@@ -239,12 +238,18 @@ def build_hubspot(
             if dupes:
                 build.merged[f"{kind} carrying merged record ids"] = dupes
 
-    def first_company(t: ir.Table, column: str) -> tuple[ir.Table, list[Check]]:
+    def first_company(t: ir.Table, column: str) -> ir.Table:
+        """``t`` with ``__company`` (the first associated company id) and ``account_id``."""
         t = t.mutate(__company=t[column].split(";")[0].strip().nullif(""))
         if company_ids is None:
-            return t.mutate(account_id=t["__company"]), []
-        t = lookup(company_ids, t, "__company", "account_id")
-        return t, [
+            return t.mutate(account_id=t["__company"])
+        return lookup(company_ids, t, "__company", "account_id")
+
+    def company_checks(t: ir.Table) -> list[Check]:
+        """Rows of :func:`first_company`'s ``t`` naming a company the export lacks."""
+        if company_ids is None:
+            return []
+        return [
             Check(
                 t["__company"].notnull() & t.account_id.isnull(),
                 "Associated Company IDs",
@@ -282,65 +287,44 @@ def build_hubspot(
             **r.book(),
         )
         build.add("owners", o)
-    if owner_refs:
-        referenced = union_all(owner_refs).filter(ibis._.owner.notnull()).distinct()
-        known = existing_ids(store, "owners")
-        if known:
-            referenced = referenced.filter(~referenced.owner.isin(known))
-        if "owners" in raw:
-            referenced = referenced.filter(~referenced.owner.isin(build.tables["owners"].owner_id))
-        referenced = eng.materialize(referenced, "owners")
-        n = build.count(referenced)
-        if n:
-            build.notes.append(
-                f"{n} owner(s) are not in an owners file nor in the store: added with team "
-                "'unassigned' (import owners.csv with their teams to fix)"
-            )
-            build.add(
-                "owners",
-                referenced.select(
-                    owner_id=referenced.owner,
-                    name=referenced.owner,
-                    team=ibis.literal("unassigned"),
-                    __file=ibis.literal("(owners referenced by the export)"),
-                    __row=ibis.literal(0).cast("int64"),
-                ),
-            )
+    add_referenced_owners(
+        build,
+        owner_refs,
+        store,
+        listed=build.tables["owners"].owner_id if "owners" in raw else None,
+        note="{n} owner(s) are not in an owners file nor in the store: added with team "
+        "'unassigned' (import owners.csv with their teams to fix)",
+        label="(owners referenced by the export)",
+    )
 
     # ---------------------------------------------------------------- accounts
     if company is not None:
         c = survivors(company, company_ids)
-        employees = c.employees.try_cast("float64").cast("int64")
-        build.add(
-            "accounts",
-            c.select(
-                account_id=c.id,
-                name=c.name,
-                domain=c.domain.lower(),
-                industry=c.industry,
-                country=c.country,
-                employees=employees,
-                owner_id=c.owner,
-                created_at=c.created,
-                __file=c["__file"],
-                __row=c["__row"],
-                **flag(
-                    Check(
-                        c.employees.notnull() & employees.isnull(),
-                        "Number of Employees",
-                        c.employees,
-                        "not a whole number",
-                    )
-                ),
-            ),
+        add_accounts(
+            build,
+            c.rename(website="domain"),
+            file=raw["companies"].file,
+            src={
+                "account_id": found("companies", *ID, *KIND_IDS["companies"]),
+                "name": found("companies", *COMPANY_NAME),
+                "domain": found("companies", *DOMAIN),
+                "industry": found("companies", "Industry", "industry"),
+                "country": found("companies", *COUNTRY),
+                "employees": found("companies", *EMPLOYEES),
+                "owner_id": found("companies", "Company owner", *OWNER),
+                "created_at": found("companies", *CREATED),
+            },
         )
 
     # ---------------------------------------------------------------- people
     if contact is not None:
         p = survivors(contact, contact_ids)
-        p, acct_checks = first_company(p, "companies")
-        channel, src_unmapped = vm["channel"].apply(p.source)
-        _, life_unmapped = vm["lifecycle_stage"].apply(p.lifecycle)
+        p = first_company(p, "companies")
+        p = apply_map(p, vm["channel"], "source", "channel")
+        p = apply_map(p, vm["lifecycle_stage"], "lifecycle", "lifecycle")
+        p = eng.materialize(p, "people")
+        channel, src_unmapped = p["__v_channel"], p["__u_channel"]
+        life_unmapped = p["__u_lifecycle"]
         build.add(
             "people",
             p.select(
@@ -371,9 +355,23 @@ def build_hubspot(
                         p.lifecycle,
                         "lifecycle stage not mapped",
                     ),
-                    *acct_checks,
+                    *company_checks(p),
                 ),
             ),
+        )
+        note_sources(
+            build,
+            "people",
+            raw["contacts"].file,
+            {
+                "person_id": found("contacts", *ID, *KIND_IDS["contacts"]),
+                "account_id": found("contacts", *COMPANY_IDS),
+                "email": found("contacts", *EMAIL),
+                "created_at": found("contacts", *CREATED),
+                "lead_source": found("contacts", *SOURCE),
+                "owner_id": found("contacts", "Contact owner", *OWNER, "Propietario del contacto"),
+                "country": found("contacts", *COUNTRY),
+            },
         )
         # Lifecycle stage dates -> person stage events.
         r = raw["contacts"]
@@ -429,90 +427,48 @@ def build_hubspot(
 
     # ---------------------------------------------------------------- opportunities
     if deal is not None:
-        d = deal
-        deals_fx = d.select(
-            id=d.id,
-            currency=d.currency,
-            on_date=ibis.coalesce(d.close, d.created.date()),
-            amount=d.amount,
-        )
-        fx = convert(build, deals_fx, rates)
-        d = d.left_join(fx, d.id == fx.id).select(
-            *[d[c] for c in d.columns],
-            amount_converted=fx.amount_converted,
-            fx_missing=fx.fx_missing,
-        )
-        d, acct_checks = first_company(d, "companies")
+        d = first_company(deal, "companies")
         d = d.mutate(__contact=d.contacts.split(";")[0].strip().nullif(""))
         if contact_ids is not None:
             d = lookup(contact_ids, d, "__contact", "person_id")
-            contact_checks = [
-                Check(
-                    d["__contact"].notnull() & d.person_id.isnull(),
-                    "Associated Contact IDs",
-                    d["__contact"],
-                    "unknown contact id",
-                )
-            ]
         else:
             d = d.mutate(person_id=d["__contact"])
-            contact_checks = []
-        stage, stage_unmapped = vm["deal_stage"].apply(d.stage)
-        dtype, type_unmapped = vm["opportunity_type"].apply(d.type)
-        extras: dict[str, Any] = {}
-        if rates is not None:
-            extras = {
-                "amount_original": d.amount,
-                "currency_original": ibis.coalesce(d.currency, ibis.literal(home)),
-            }
-        build.add(
-            "opportunities",
-            d.select(
-                opportunity_id=d.id,
-                account_id=d.account_id,
-                person_id=d.person_id,
-                owner_id=d.owner,
-                type=dtype,
-                created_at=d.created,
-                close_date=d.close,
-                stage=stage,
-                is_closed=ibis.coalesce(d.is_closed, stage.isin(["won", "lost"])),
-                is_won=ibis.coalesce(d.is_won, stage == "won"),
-                amount=d.amount_converted if rates is not None else d.amount,
-                currency=ibis.literal(home)
-                if rates is not None
-                else ibis.coalesce(d.currency, ibis.literal(home)),
-                lost_reason=d.lost_reason,
-                name=d.name,
-                pipeline=d.pipeline,
-                crm_stage=d.stage,
-                **extras,
-                __file=d["__file"],
-                __row=d["__row"],
-                **flag(
-                    Check(
-                        d.created.isnull(), hdr("deals", *CREATED), d.created_raw, "not a timestamp"
-                    ),
-                    Check(
-                        stage_unmapped, hdr("deals", *DEAL_STAGE), d.stage, "deal stage not mapped"
-                    ),
-                    Check(type_unmapped, hdr("deals", *DEAL_TYPE), d.type, "deal type not mapped"),
-                    Check(
-                        d.amount_raw.notnull() & d.amount.isnull(),
-                        "Amount",
-                        d.amount_raw,
-                        "not a number",
-                    ),
-                    Check(
-                        d.fx_missing,
-                        "Currency",
-                        d.currency,
-                        "no fx rate for this currency dated on or before the close date",
-                    ),
-                    *acct_checks,
-                    *contact_checks,
+
+        def deal_checks(t: ir.Table) -> list[Check]:
+            if contact_ids is None:
+                return company_checks(t)
+            return [
+                *company_checks(t),
+                Check(
+                    t["__contact"].notnull() & t.person_id.isnull(),
+                    "Associated Contact IDs",
+                    t["__contact"],
+                    "unknown contact id",
                 ),
-            ),
+            ]
+
+        add_opportunities(
+            build,
+            d,
+            stage_map=vm["deal_stage"],
+            type_map=vm["opportunity_type"],
+            rates=rates,
+            file=raw["deals"].file,
+            src={
+                "opportunity_id": found("deals", *ID, *KIND_IDS["deals"]),
+                "account_id": found("deals", *COMPANY_IDS),
+                "person_id": found("deals", *CONTACT_IDS),
+                "owner_id": found("deals", "Deal owner", *OWNER),
+                "type": found("deals", *DEAL_TYPE),
+                "created_at": found("deals", *CREATED),
+                "close_date": found("deals", *CLOSE_DATE),
+                "stage": found("deals", *DEAL_STAGE),
+                "amount": found("deals", *AMOUNT),
+                "currency": found("deals", *CURRENCY),
+            },
+            extras=lambda t: {"pipeline": t.pipeline},
+            checks=deal_checks,
+            what="deal",
         )
         # Dates each deal entered a stage -> history and opportunity stage events.
         r = raw["deals"]
@@ -563,22 +519,15 @@ def build_hubspot(
                     **problems,
                 ),
             )
-            deal_events = {
-                str(t): e
-                for t in set(vm["deal_stage"].mapping.values())
-                if t is not None and (e := stages.event(t, "opportunity")) is not None
-            }
-            if deal_events:
-                ev = h.select(
-                    entity_type=ibis.literal("opportunity"),
-                    entity_id=h.deal,
-                    stage=hstage.substitute(deal_events, else_=ibis.null("string")),
-                    entered_at=when,
-                    __file=h["__file"],
-                    __row=h["__row"],
-                    **problems,
-                )
-                build.add("stage_events", ev.filter(ev.stage.notnull() | ev["__problem"].notnull()))
+            add_opportunity_events(
+                build,
+                h,
+                vm["deal_stage"],
+                entity_id=h.deal,
+                stage=hstage,
+                entered_at=when,
+                problems=problems,
+            )
 
 
 def import_hubspot(

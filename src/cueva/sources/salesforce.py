@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ibis
 
@@ -26,19 +26,23 @@ from cueva.sources._core import (
     Raw,
     SourceSummary,
     ValueMap,
+    add_accounts,
+    add_opportunities,
+    add_opportunity_events,
+    add_referenced_owners,
     apply_map,
     boolean,
     day,
-    existing_ids,
     flag,
     id_map,
     lookup,
+    note_sources,
     num,
     run_build,
     ts,
     union_all,
 )
-from cueva.sources._fx import convert, find_rates_file, read_rates
+from cueva.sources._fx import find_rates_file, read_rates
 from cueva.sources._vocab import DEFAULT_MAPS
 
 if TYPE_CHECKING:
@@ -115,7 +119,6 @@ def build_salesforce(
         rates_file = find_rates_file(folder)
         rates = read_rates(build, rates_file) if rates_file else None
     build.raws.extend(raw.values())
-    home = build.contract.currency
 
     def base(obj: str, **cols: Callable[[Raw], ir.Value]) -> ir.Table | None:
         """Materialise the columns an object needs, with id, deleted flag and master."""
@@ -130,6 +133,10 @@ def build_salesforce(
         }
         sel.update({k: f(r) for k, f in cols.items()})
         return eng.materialize(r.t.select(**sel), obj.lower())
+
+    def hdr(obj: str, *spellings: str) -> str | None:
+        """The export's own spelling of a column of ``obj`` (None when absent)."""
+        return raw[obj].name(*spellings) if obj in raw else None
 
     def dropped(t: ir.Table | None, what: str) -> None:
         if t is None:
@@ -308,6 +315,17 @@ def build_salesforce(
                 __row=u["__row"],
             ),
         )
+        note_sources(
+            build,
+            "owners",
+            raw["User"].file,
+            {
+                "owner_id": hdr("User", "Id"),
+                "manager_id": hdr("User", "ManagerId"),
+                "email": hdr("User", "Email"),
+                "team": hdr("User", "Department"),
+            },
+        )
     refs = [
         t.select(owner=t.owner) for t in (lead, contact, account, opp, campaign) if t is not None
     ]
@@ -315,63 +333,33 @@ def build_salesforce(
         if obj in raw:
             r = raw[obj]
             refs.append(r.t.select(owner=r.col("OwnerId")))
-    if refs:
-        referenced = union_all(refs).filter(ibis._.owner.notnull()).distinct()
-        known = existing_ids(store, "owners")
-        if known:
-            referenced = referenced.filter(~referenced.owner.isin(known))
-        if user is not None:
-            referenced = referenced.filter(~referenced.owner.isin(user.id))
-        referenced = eng.materialize(referenced, "owners")
-        n = build.count(referenced)
-        if n:
-            build.notes.append(
-                f"{n} owner id(s) are not in User.csv nor in the store (queues or missing "
-                "users): added as owners with team 'unassigned'"
-            )
-            build.add(
-                "owners",
-                referenced.select(
-                    owner_id=referenced.owner,
-                    team=ibis.literal("unassigned"),
-                    __file=ibis.literal("(owner ids referenced by the export)"),
-                    __row=ibis.literal(0).cast("int64"),
-                ),
-            )
+    add_referenced_owners(
+        build,
+        refs,
+        store,
+        listed=user.id if user is not None else None,
+        note="{n} owner id(s) are not in User.csv nor in the store (queues or missing users): "
+        "added as owners with team 'unassigned'",
+        label="(owner ids referenced by the export)",
+    )
 
     # ---------------------------------------------------------------- accounts
     if account is not None:
-        a = account.filter(account.alive)
-        domain = (
-            a.website.lower()
-            .re_replace(r"^[a-z]+://", "")
-            .re_replace(r"^www\.", "")
-            .re_replace(r"/.*$", "")
-        )
-        employees = a.employees.try_cast("int64")
-        build.add(
-            "accounts",
-            a.select(
-                account_id=a.id,
-                name=a.name,
-                domain=domain,
-                industry=a.industry,
-                segment=a.segment,
-                country=a.country,
-                employees=employees,
-                owner_id=a.owner,
-                created_at=a.created,
-                __file=a["__file"],
-                __row=a["__row"],
-                **flag(
-                    Check(
-                        a.employees.notnull() & employees.isnull(),
-                        "NumberOfEmployees",
-                        a.employees,
-                        "not a whole number",
-                    )
-                ),
-            ),
+        add_accounts(
+            build,
+            account.filter(account.alive),
+            file=raw["Account"].file,
+            src={
+                "account_id": hdr("Account", "Id"),
+                "name": hdr("Account", "Name"),
+                "domain": hdr("Account", "Website"),
+                "industry": hdr("Account", "Industry"),
+                "segment": hdr("Account", "Segment__c", "Type"),
+                "country": hdr("Account", "BillingCountry"),
+                "employees": hdr("Account", "NumberOfEmployees"),
+                "owner_id": hdr("Account", "OwnerId"),
+                "created_at": hdr("Account", "CreatedDate"),
+            },
         )
 
     # ---------------------------------------------------------------- people
@@ -399,7 +387,8 @@ def build_salesforce(
             owner = lh.owner
         lh = lh.mutate(__acct=acct_src, __email=email, __owner=owner)
         lh, acct_checks = account_of(lh, "__acct")
-        lh, channel, unmapped = apply_map(eng, lh, vm["channel"], "source", "channel")
+        lh = apply_map(lh, vm["channel"], "source", "channel")
+        channel, unmapped = lh["__v_channel"], lh["__u_channel"]
         acct_checks = (
             [
                 Check(
@@ -438,7 +427,8 @@ def build_salesforce(
         ch = lookup(people_ids, ch, "id", "pid")
         ch = ch.filter(ch.pid == ch.id)
         ch, acct_checks = account_of(ch, "account")
-        ch, channel, unmapped = apply_map(eng, ch, vm["channel"], "source", "channel")
+        ch = apply_map(ch, vm["channel"], "source", "channel")
+        channel, unmapped = ch["__v_channel"], ch["__u_channel"]
         acct_checks = (
             [
                 Check(
@@ -474,6 +464,29 @@ def build_salesforce(
         )
     for p in people_parts:
         build.add("people", p)
+    for obj, cols in (
+        (
+            "Lead",
+            {"email": ("Email",), "country": ("Country",), "account_id": ("ConvertedAccountId",)},
+        ),
+        (
+            "Contact",
+            {"email": ("Email",), "country": ("MailingCountry",), "account_id": ("AccountId",)},
+        ),
+    ):
+        if obj in raw:
+            note_sources(
+                build,
+                "people",
+                raw[obj].file,
+                {
+                    "person_id": hdr(obj, "Id"),
+                    "created_at": hdr(obj, "CreatedDate"),
+                    "lead_source": hdr(obj, "LeadSource"),
+                    "owner_id": hdr(obj, "OwnerId"),
+                    **{k: hdr(obj, *v) for k, v in cols.items()},
+                },
+            )
     if person_pairs:
         pairs = union_all(p.select(id=p.id, pid=p.pid) for p, _ in person_pairs)
         n_merged = build.count(pairs.filter(pairs.id != pairs.pid))
@@ -484,7 +497,8 @@ def build_salesforce(
     if lead is not None:
         lv = lead.filter(lead.alive)
         lv = lookup(people_ids, lv, "id", "pid")
-        lv, target, unmapped = apply_map(eng, lv, vm["lead_status"], "status", "status")
+        lv = apply_map(lv, vm["lead_status"], "status", "status")
+        target, unmapped = lv["__v_status"], lv["__u_status"]
         events = {
             str(t): stages.event(t, "person")
             for t in set(vm["lead_status"].mapping.values())
@@ -567,23 +581,25 @@ def build_salesforce(
                 ),
             ),
         )
+        note_sources(
+            build,
+            "campaigns",
+            raw["Campaign"].file,
+            {
+                "campaign_id": hdr("Campaign", "Id"),
+                "name": hdr("Campaign", "Name"),
+                "channel": hdr("Campaign", "Type"),
+                "parent_id": hdr("Campaign", "ParentId"),
+                "start_date": hdr("Campaign", "StartDate"),
+                "end_date": hdr("Campaign", "EndDate"),
+                "budget": hdr("Campaign", "BudgetedCost"),
+            },
+        )
 
     # ---------------------------------------------------------------- opportunities
     opp_rate = None
     if opp is not None:
         o = opp.filter(opp.alive)
-        deals = o.select(
-            id=o.id,
-            currency=o.currency,
-            on_date=ibis.coalesce(o.close, o.created.date()),
-            amount=o.amount,
-        )
-        opp_rate = convert(build, deals, rates)
-        o = o.left_join(opp_rate, o.id == opp_rate.id).select(
-            *[o[c] for c in o.columns],
-            amount_converted=opp_rate.amount_converted,
-            fx_missing=opp_rate.fx_missing,
-        )
         if lead is not None:
             lconv = lead.filter(lead.alive & lead.conv_opp.notnull())
             lconv = lookup(people_ids, lconv, "id", "pid")
@@ -596,79 +612,53 @@ def build_salesforce(
         else:
             o = o.mutate(lpid=ibis.null("string"))
         o = lookup(people_ids, o, "contact", "cpid")
-        o, acct_checks = account_of(o, "account")
-        o = eng.materialize(o, "opps")
-        acct_checks = (
-            [
+        o, has_accounts = account_of(o, "account")
+        o = o.mutate(person_id=ibis.coalesce(o.cpid, o.lpid))
+
+        def opp_checks(t: ir.Table) -> list[Check]:
+            out = [
                 Check(
-                    o.account.notnull() & o.account_id.isnull(),
-                    "AccountId",
-                    o.account,
-                    "unknown account id (not in Account.csv, or deleted)",
+                    t.contact.notnull() & t.cpid.isnull(),
+                    "ContactId",
+                    t.contact,
+                    "unknown contact id",
                 )
             ]
-            if acct_checks
-            else []
-        )
-        stage, stage_unmapped = vm["opportunity_stage"].apply(o.stage)
-        otype, type_unmapped = vm["opportunity_type"].apply(o.type)
-        convert_fx = rates is not None
-        extras: dict[str, Any] = {}
-        if convert_fx:
-            extras = {
-                "amount_original": o.amount,
-                "currency_original": ibis.coalesce(o.currency, ibis.literal(home)),
-            }
-        build.add(
-            "opportunities",
-            o.select(
-                opportunity_id=o.id,
-                account_id=o.account_id,
-                person_id=ibis.coalesce(o.cpid, o.lpid),
-                owner_id=o.owner,
-                type=otype,
-                created_at=o.created,
-                close_date=o.close,
-                stage=stage,
-                is_closed=ibis.coalesce(o.is_closed, stage.isin(["won", "lost"])),
-                is_won=ibis.coalesce(o.is_won, stage == "won"),
-                amount=o.amount_converted if convert_fx else o.amount,
-                currency=ibis.literal(home)
-                if convert_fx
-                else ibis.coalesce(o.currency, ibis.literal(home)),
-                lost_reason=o.lost_reason,
-                name=o.name,
-                lead_source=o.source,
-                campaign_id=o.campaign,
-                crm_stage=o.stage,
-                **extras,
-                __file=o["__file"],
-                __row=o["__row"],
-                **flag(
-                    Check(o.created.isnull(), "CreatedDate", o.created_raw, "not a timestamp"),
-                    Check(stage_unmapped, "StageName", o.stage, "opportunity stage not mapped"),
-                    Check(type_unmapped, "Type", o.type, "opportunity type not mapped"),
+            if has_accounts:
+                out.append(
                     Check(
-                        o.amount_raw.notnull() & o.amount.isnull(),
-                        "Amount",
-                        o.amount_raw,
-                        "not a number",
-                    ),
-                    Check(
-                        o.fx_missing,
-                        "CurrencyIsoCode",
-                        o.currency,
-                        "no fx rate for this currency dated on or before the close date",
-                    ),
-                    Check(
-                        o.contact.notnull() & o.cpid.isnull(),
-                        "ContactId",
-                        o.contact,
-                        "unknown contact id",
-                    ),
-                    *acct_checks,
-                ),
-            ),
+                        t.account.notnull() & t.account_id.isnull(),
+                        "AccountId",
+                        t.account,
+                        "unknown account id (not in Account.csv, or deleted)",
+                    )
+                )
+            return out
+
+        opp_rate = add_opportunities(
+            build,
+            o,
+            stage_map=vm["opportunity_stage"],
+            type_map=vm["opportunity_type"],
+            rates=rates,
+            file=raw["Opportunity"].file,
+            src={
+                "opportunity_id": hdr("Opportunity", "Id"),
+                "account_id": hdr("Opportunity", "AccountId"),
+                "person_id": hdr("Opportunity", "ContactId"),
+                "owner_id": hdr("Opportunity", "OwnerId"),
+                "type": hdr("Opportunity", "Type"),
+                "created_at": hdr("Opportunity", "CreatedDate"),
+                "close_date": hdr("Opportunity", "CloseDate"),
+                "stage": hdr("Opportunity", "StageName"),
+                "is_closed": hdr("Opportunity", "IsClosed"),
+                "is_won": hdr("Opportunity", "IsWon"),
+                "amount": hdr("Opportunity", "Amount"),
+                "currency": hdr("Opportunity", "CurrencyIsoCode"),
+                "lost_reason": hdr("Opportunity", "Loss_Reason__c", "LossReason", "Lost_Reason__c"),
+            },
+            extras=lambda t: {"lead_source": t.source, "campaign_id": t.campaign},
+            checks=opp_checks,
         )
 
     if "OpportunityHistory" in raw and opp is not None and opp_rate is not None:
@@ -693,8 +683,8 @@ def build_salesforce(
         h = h.left_join(opp_rate, h.opp == opp_rate.id).select(
             *[h[c] for c in h.columns], rate=opp_rate.rate
         )
-        h = eng.materialize(h, "history")
-        stage, unmapped = vm["opportunity_stage"].apply(h.stage)
+        h = eng.materialize(apply_map(h, vm["opportunity_stage"], "stage", "stage"), "history")
+        stage, unmapped = h["__v_stage"], h["__u_stage"]
         amount = h.amount / h.rate if rates is not None else h.amount
         amount = ibis.coalesce(amount, h.amount) if rates is not None else amount
         problems = flag(
@@ -714,23 +704,27 @@ def build_salesforce(
                 **problems,
             ),
         )
-        opp_events = {
-            str(t): e
-            for t in set(vm["opportunity_stage"].mapping.values())
-            if t is not None and (e := stages.event(t, "opportunity")) is not None
-        }
-        if opp_events:
-            ev_stage = stage.substitute(opp_events, else_=ibis.null("string"))
-            ev = h.select(
-                entity_type=ibis.literal("opportunity"),
-                entity_id=h.opp,
-                stage=ev_stage,
-                entered_at=h.changed,
-                __file=h["__file"],
-                __row=h["__row"],
-                **problems,
-            )
-            build.add("stage_events", ev.filter(ev.stage.notnull() | ev["__problem"].notnull()))
+        note_sources(
+            build,
+            "opportunity_history",
+            r.file,
+            {
+                "opportunity_id": r.name("OpportunityId"),
+                "changed_at": r.name("CreatedDate"),
+                "stage": r.name("StageName"),
+                "amount": r.name("Amount"),
+                "close_date": r.name("CloseDate"),
+            },
+        )
+        add_opportunity_events(
+            build,
+            h,
+            vm["opportunity_stage"],
+            entity_id=h.opp,
+            stage=stage,
+            entered_at=h.changed,
+            problems=problems,
+        )
 
     # ---------------------------------------------------------------- touchpoints
     if "CampaignMember" in raw:
@@ -783,6 +777,17 @@ def build_salesforce(
                     ),
                 ),
             ),
+        )
+        note_sources(
+            build,
+            "touchpoints",
+            r.file,
+            {
+                "touchpoint_id": r.name("Id"),
+                "person_id": r.name("ContactId", "LeadId"),
+                "campaign_id": r.name("CampaignId"),
+                "occurred_at": r.name("CreatedDate"),
+            },
         )
 
     # ---------------------------------------------------------------- activities
@@ -842,6 +847,17 @@ def build_salesforce(
                     ),
                 ),
             ),
+        )
+        note_sources(
+            build,
+            "activities",
+            r.file,
+            {
+                "activity_id": r.name("Id"),
+                "person_id": r.name("WhoId"),
+                "opportunity_id": r.name("WhatId"),
+                "owner_id": r.name("OwnerId"),
+            },
         )
 
 
