@@ -793,25 +793,35 @@ def test_concurrent_collect_gives_the_sequential_results(demo: Path) -> None:
     _assert_same_pack(together, apart)
 
 
-def test_an_error_in_the_attribution_worker_marks_the_section_as_in_sequence(
+def test_an_error_in_a_worker_marks_its_section_unavailable(
     demo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
 
     import cueva.attribution
+    import cueva.sla
     from cueva.errors import UsageError
 
     threads: list[str] = []
 
-    def fails(*args: object, **kwargs: object) -> None:
-        threads.append(threading.current_thread().name)
-        raise UsageError("no touchpoints before any milestone\nsecond line")
+    def failing(message: str) -> Callable[..., None]:
+        def fail(*args: object, **kwargs: object) -> None:
+            threads.append(threading.current_thread().name)
+            raise UsageError(message)
 
-    monkeypatch.setattr(cueva.attribution, "attribute_store", fails)
+        return fail
+
+    monkeypatch.setattr(
+        cueva.attribution, "attribute_store", failing("no touchpoints before any milestone\nmore")
+    )
+    monkeypatch.setattr(cueva.sla, "scorecard", failing("the contract has no service_levels"))
     with Workspace.open(demo) as ws:
         data = collect_pack(ws, PERIOD, vs=VS, lang="en", today=TODAY)
-    assert len(threads) == 1 and threads[0].startswith("cueva-pack")
-    # raised in the main thread by the section, which shows the first line as the reason
-    assert data.unavailable == {"attribution": "no touchpoints before any milestone"}
-    assert data.attribution is None and data.sourced is None
-    assert data.funnel is not None and data.gap is not None and data.scorecard is not None
+    assert len(threads) == 2 and all(t.startswith("cueva-pack") for t in threads)
+    # raised in the main thread by each section, which shows the first line as the reason
+    assert data.unavailable == {
+        "attribution": "no touchpoints before any milestone",
+        "scorecard": "the contract has no service_levels",
+    }
+    assert data.attribution is None and data.sourced is None and data.scorecard is None
+    assert data.funnel is not None and data.gap is not None

@@ -184,10 +184,11 @@ def collect_pack(
     """Every result the pack shows for ``period`` (e.g. ``"2026-Q2"``), compared with the
     plan (``vs=None`` or ``"plan"``) or with another period (``vs="2026-Q1"``).
 
-    With ``concurrent`` (the default), attribution, the longest section, runs in a worker
-    thread on a second connection to the same store while this thread collects the other
-    sections: the engine releases the GIL while it scans, so the two overlap on two cores.
-    The results are the same either way (each section is filled in the same order)."""
+    With ``concurrent`` (the default), attribution and the scorecard (:data:`WORKER_SECTIONS`)
+    run in worker threads, each on its own connection to the same store, while this thread
+    collects funnel and gap: the engine releases the GIL while it scans, so they overlap on
+    two cores. The results are the same either way (each section is filled in the same
+    order, and a worker's error marks its section unavailable as it would here)."""
     contract = ws.contract
     fys = contract.fiscal_year_start
     p = period if isinstance(period, Period) else parse_period(period, fys)
@@ -210,18 +211,28 @@ def collect_pack(
     )
     store = ws.store()
     side = _side_store(ws) if concurrent else None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cueva-pack") as pool:
-        attribution: Future[Any] | None = None
+    running: dict[str, Future[Any]] = {}
+    with ThreadPoolExecutor(
+        max_workers=len(WORKER_SECTIONS), thread_name_prefix="cueva-pack"
+    ) as pool:
         if side is not None:
-            attribution = pool.submit(_attribute_on, side, contract, p)
+            for key in WORKER_SECTIONS:
+                running[key] = pool.submit(_ON_SIDE[key], side, contract, p)
         _section(data, "funnel", _funnel, ws, compare)
         _plan_revenue(data, ws)
-        _section(data, "scorecard", _scorecard, ws, compare)
+        _section(data, "scorecard", _scorecard, ws, running.get("scorecard"))
         _section(data, "gap", _gap, ws, compare)
-        _section(data, "attribution", _attribution, ws, attribution)
+        _section(data, "attribution", _attribution, ws, running.get("attribution"))
         _glossary(data, ws)
         data.actions = list_actions(store, "open", today=data.today)
     return data
+
+
+#: Sections that ``collect_pack(concurrent=True)`` runs in worker threads, each on its own
+#: connection: the two that use no cached result of the main connection (attribution reads
+#: the tables; the scorecard's cache is keyed by the time of the call) and together cost
+#: about what funnel and gap cost on the main thread.
+WORKER_SECTIONS: tuple[str, ...] = ("attribution", "scorecard")
 
 
 def _side_store(ws: Workspace) -> Callable[[], Store] | None:
@@ -233,6 +244,14 @@ def _side_store(ws: Workspace) -> Callable[[], Store] | None:
     if ":memory:" in url:
         return None
     return lambda: Store.open(url)
+
+
+def _score_on(open_store: Callable[[], Store], contract: Contract, p: Period) -> Any:
+    """cueva.sla.scorecard for the period, on a connection of its own."""
+    from cueva.sla import scorecard
+
+    with open_store() as store:
+        return scorecard(store, contract, p)
 
 
 def _attribute_on(open_store: Callable[[], Store], contract: Contract, p: Period) -> Any:
@@ -248,13 +267,16 @@ def _attribute_on(open_store: Callable[[], Store], contract: Contract, p: Period
 # calls that part's public function; see the module docs.
 
 
-def _scorecard(data: PackData, ws: Workspace, compare: Period) -> None:
+def _scorecard(data: PackData, ws: Workspace, running: Future[Any] | None = None) -> None:
     """cueva.sla.scorecard for the pack's period (each service level with its target,
-    actual, status and trend)."""
+    actual, status and trend); ``running``: the same call already started in a worker."""
     from cueva.contract import CUMULATIVE_KINDS, SHARE_KINDS
     from cueva.sla import scorecard
 
-    frame = scorecard(ws.store(), ws.contract, data.period)
+    if running is not None:
+        frame = running.result()
+    else:
+        frame = scorecard(ws.store(), ws.contract, data.period)
     unit = frame["kind"].map(
         lambda k: (
             "share"
@@ -371,8 +393,13 @@ def _attribution(data: PackData, ws: Workspace, running: Future[Any] | None = No
     data.metrics_shown.extend(["pipeline", "revenue", "spend"])
 
 
+_ON_SIDE: dict[str, Callable[[Callable[[], Store], Contract, Period], Any]] = {
+    "attribution": _attribute_on,
+    "scorecard": _score_on,
+}
+
 #: Columns of PackData.attribution, in order (those the attribution result has).
 ATTRIBUTION_COLUMNS = ("channel", "conversions", "pipeline", "revenue", "margin", "spend", "roi")
 
 
-__all__ = ["FUNNEL_METRICS", "collect_pack"]
+__all__ = ["FUNNEL_METRICS", "WORKER_SECTIONS", "collect_pack"]
