@@ -14,7 +14,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import altair as alt
 import pandas as pd
 
 #: Okabe & Ito (2008), "Color Universal Design": safe for deuteranopia, protanopia, tritanopia.
@@ -59,6 +58,8 @@ def funnel_chart(
     ``frame`` columns: ``stage`` (display label), ``series`` (e.g. the period, the plan, the
     previous period), ``value`` (entries).
     """
+    import altair as alt
+
     order = list(dict.fromkeys(frame["stage"]))
     series = list(dict.fromkeys(frame["series"]))
     base = alt.Chart(frame).encode(
@@ -92,6 +93,8 @@ def waterfall_chart(
     (the running total before and after the bar), ``kind`` (``total``, ``up``, ``down``),
     ``text`` (the formatted amount shown on the bar).
     """
+    import altair as alt
+
     order = list(steps["label"])
     kinds = ["total", "up", "down"]
     chart = (
@@ -129,6 +132,8 @@ def bars_by_channel(
 ) -> Any:
     """Grouped horizontal bars per channel: ``channel``, ``series`` (pipeline, revenue,
     spend, ...), ``value``."""
+    import altair as alt
+
     order = list(dict.fromkeys(frame["channel"]))
     series = list(dict.fromkeys(frame["series"]))
     chart = (
@@ -153,6 +158,8 @@ def bars_by_channel(
 
 def sparkline(values: Sequence[float | None], *, description: str) -> Any:
     """A small trend line without axes (the table around it carries the numbers)."""
+    import altair as alt
+
     frame = pd.DataFrame({"i": range(len(values)), "v": list(values)})
     chart = (
         alt.Chart(frame)
@@ -168,9 +175,11 @@ def sparkline(values: Sequence[float | None], *, description: str) -> Any:
 
 
 def warm_up() -> None:
-    """Start the chart engine (vl-convert's JavaScript runtime, about a second the first time
-    in a process) with a one-point chart, so a later :func:`to_svg` does not wait for it. The
-    engine runs outside the GIL: calling this in a thread overlaps the start with other work."""
+    """Import Altair and start the chart engine (vl-convert's JavaScript runtime, about a
+    second the first time in a process) with a one-point chart, so the first chart does not
+    wait for them. The engine runs outside the GIL: calling this in a thread overlaps the
+    start with other work."""
+    import altair  # noqa: F401  (imported here, off the main thread, for the builders)
     import vl_convert as vlc
 
     spec = {"mark": "point", "data": {"values": [{"x": 1}]}, "encoding": {"x": {"field": "x"}}}
