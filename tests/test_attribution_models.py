@@ -21,6 +21,7 @@ from cueva.attribution.paths import (
     PathFileError,
     PathSet,
     from_lists,
+    paths_from_frame,
     read_path_file,
 )
 from cueva.attribution.rules import heuristic_credit
@@ -421,10 +422,64 @@ def test_path_file_groups_repeated_paths_and_optional_columns(tmp_path: Path) ->
     p = tmp_path / "p.csv"
     p.write_text("path;total_conversions\nb > a;1.5\nc;2\n b>a ;0.5\nb > a;1\n")
     ps = read_path_file(p)
-    # rows spelled the same are summed; other spacing stays a row of its own, same channels
-    assert ps.path_strings() == ["b > a", "c", "b > a"]
-    np.testing.assert_allclose(ps.conversions, [2.5, 2.0, 0.5])
-    np.testing.assert_allclose(ps.nulls, [0.0, 0.0, 0.0])
+    # rows with the same channels in the same order are summed, whatever their spacing
+    assert ps.path_strings() == ["b > a", "c"]
+    np.testing.assert_allclose(ps.conversions, [3.0, 2.0])
+    np.testing.assert_allclose(ps.nulls, [0.0, 0.0])
+    # the same from a frame in memory (grouped as text first, then by channel sequence)
+    frame = pd.DataFrame(
+        {"path": ["b > a", "c", " b>a ", "b > a"], "total_conversions": [1.5, 2, 0.5, 1]}
+    )
+    pf = paths_from_frame(frame)
+    assert pf.path_strings() == ["b > a", "c"]
+    np.testing.assert_allclose(pf.conversions, [3.0, 2.0])
     assert "value" not in ps.measures
     lin = by_name(ps, heuristic_credit(ps, "linear")["conversions"])
     assert lin.to_dict() == {"b": 1.5, "a": 1.5, "c": 2.0}
+
+
+def _grouped_by_pandas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Reference grouping: channels trimmed and joined with " > ", summed, first-seen order."""
+    key = frame.path.str.split(">").map(lambda parts: " > ".join(p.strip() for p in parts))
+    cols = [c for c in frame.columns if c != "path"]
+    return frame.assign(path=key).groupby("path", sort=False)[cols].sum().reset_index()
+
+
+def test_streamed_reading_equals_a_whole_file_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The path file is split and encoded block by block; with tiny blocks (many of them,
+    channels first seen in later blocks) the result equals a plain pandas grouping."""
+    import cueva.attribution.paths as paths_mod
+
+    frame = pd.read_csv(DATA / "Data.csv", sep=";")
+    monkeypatch.setattr(paths_mod, "BLOCK_SIZE", 4096)
+    ps = read_path_file(DATA / "Data.csv")
+    ref = _grouped_by_pandas(frame)
+    assert ps.path_strings() == list(ref.path)
+    np.testing.assert_allclose(ps.conversions, ref.total_conversions, rtol=1e-12)
+    np.testing.assert_allclose(ps.measures["value"], ref.total_conversion_value, rtol=1e-12)
+    np.testing.assert_allclose(ps.nulls, ref.total_null, rtol=1e-12)
+    whole = paths_from_frame(frame)  # the in-memory reader groups the same way
+    assert whole.path_strings() == ps.path_strings() and whole.channels == ps.channels
+
+
+def test_long_paths_group_exactly(tmp_path: Path) -> None:
+    """Paths longer than one 64-bit key word (3 channels: 31 touches a word) differing only
+    late in the path stay apart; identical ones are summed."""
+    rng = np.random.default_rng(3)
+    base = list(rng.choice(["a", "b", "c"], size=80))
+    rows = []
+    for i in range(40):
+        p = list(base)
+        p[70 - (i % 4)] = "abc"[i % 3]  # differ only near the end
+        rows.append((" > ".join(p[: 60 + i % 21]), float(i % 5), float(i % 2)))
+    frame = pd.DataFrame(rows, columns=["path", "total_conversions", "total_null"])
+    f = tmp_path / "long.csv"
+    frame.to_csv(f, sep=";", index=False)
+    ps = read_path_file(f)
+    ref = _grouped_by_pandas(frame)
+    assert len(ref) < len(frame)  # some rows repeat
+    assert ps.path_strings() == list(ref.path)
+    np.testing.assert_allclose(ps.conversions, ref.total_conversions)
+    np.testing.assert_allclose(ps.nulls, ref.total_null)

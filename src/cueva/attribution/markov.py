@@ -23,14 +23,17 @@ same quantities by Monte Carlo).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from cueva.attribution.paths import PathSet
 from cueva.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 START = "(start)"
 CONVERSION = "(conversion)"
@@ -57,6 +60,8 @@ class MarkovResult:
 
     def transition_matrix(self) -> pd.DataFrame:
         """Non-zero transition probabilities as a long frame (from_state, to_state, probability)."""
+        import pandas as pd  # only for the frames: the model itself needs numpy and scipy
+
         names = np.asarray(self.state_names(), dtype=object)
         coo = self.transitions.tocoo()
         frame = pd.DataFrame(
@@ -65,6 +70,8 @@ class MarkovResult:
         return frame.sort_values(["from_state", "to_state"], kind="stable").reset_index(drop=True)
 
     def removal_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         re = self.removal_effects
         total = re.sum()
         return pd.DataFrame(
@@ -89,18 +96,25 @@ def _collapse(ps: PathSet) -> tuple[np.ndarray, np.ndarray]:
     return t[keep], offsets
 
 
+def _int_type(bound: float) -> Any:
+    """int16, int32 or int64: the smallest that holds values below ``bound``."""
+    return np.int16 if bound < 2**15 else np.int32 if bound < 2**31 else np.int64
+
+
 def _state_codes(
     touches: np.ndarray, offsets: np.ndarray, order: int, n_channels: int
 ) -> np.ndarray:
     """Integer code of the state after every touch: base-(C+1) digits of the last k channels
     (0 digits before the journey's start; code 0 is never a state, it stands for (start))."""
-    base = np.int64(n_channels + 1)
     if float(n_channels + 1) ** order >= 2**62:
         raise UsageError(f"order {order} with {n_channels} channels is too large to encode")
+    # the smallest integer type that holds the codes: memory over the touches
+    dtype = _int_type(float(n_channels + 1) ** order)
+    base = n_channels + 1
     lengths = np.diff(offsets)
     starts = offsets[:-1]
-    digit = touches.astype(np.int64) + 1
-    code = digit.copy()
+    digit = touches.astype(dtype) + 1
+    code = digit
     for lag in range(1, order):
         prev = np.zeros_like(code)
         prev[lag:] = digit[:-lag]
@@ -153,7 +167,7 @@ def _dense_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(codes) and codes.min() >= 0 and codes.max() < max(4 * len(codes), 1 << 16):
         present = np.bincount(codes) > 0
         uniq = np.flatnonzero(present)
-        remap = np.cumsum(present) - 1
+        remap = (np.cumsum(present) - 1).astype(codes.dtype)
         return uniq.astype(np.int64), remap[codes]
     uniq, inverse = np.unique(codes, return_inverse=True)
     return uniq, inverse.ravel()
@@ -197,18 +211,34 @@ def markov_attribution(ps: PathSet, order: int = 1, collapse_repeats: bool = Fal
     same_as_prev[1:] = codes[1:] == codes[:-1]
     same_as_prev[starts] = False
     keep_t &= ~same_as_prev
+    del same_as_prev
     kept_len = np.add.reduceat(keep_t.astype(np.int64), starts)
     codes = codes[keep_t]
+    del keep_t
     offsets = np.concatenate([[0], np.cumsum(kept_len)]).astype(np.int64)
-    prev = np.empty_like(codes)
-    prev[1:] = codes[:-1]
-    prev[offsets[:-1]] = 0  # code 0 = (start)
-    end_code = codes[offsets[1:] - 1]
+    end_code = codes[offsets[1:] - 1].astype(np.int64)
 
-    # transitions between states, summed by (from, to) pair without indexing every touch
+    # transitions between states, summed by (from, to) pair without indexing every touch:
+    # pair code = previous state x m + state (previous state 0 = (start))
     m = np.int64(codes.max()) + 1
-    pair, pair_index = _dense_codes(prev * m + codes)
-    pair_w = np.bincount(pair_index, weights=np.repeat(weight, kept_len), minlength=len(pair))
+    pdtype = _int_type(float(m) * float(m))
+    pair_code = codes.astype(pdtype)
+    pair_code[1:] += codes[:-1].astype(pdtype) * pdtype(m)
+    pair_code[offsets[:-1]] = codes[offsets[:-1]]  # first state of a journey: from (start)
+    del codes
+    pair, pair_index = _dense_codes(pair_code)
+    del pair_code
+    pair = pair.astype(np.int64)
+    pair_w = np.zeros(len(pair))
+    step = 1 << 16
+    for a in range(0, len(kept_len), step):  # journeys a..b: no per-touch weight array
+        b = min(a + step, len(kept_len))
+        pair_w += np.bincount(
+            pair_index[offsets[a] : offsets[b]],
+            weights=np.repeat(weight[a:b], kept_len[a:b]),
+            minlength=len(pair),
+        )
+    del pair_index
     uniq = np.unique(np.concatenate([pair % m, end_code]))  # every state, sorted
     n_s = len(uniq)
     # indices: 0 = start, 1..n_s = states, n_s+1 = conversion, n_s+2 = null

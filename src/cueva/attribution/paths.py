@@ -8,8 +8,10 @@ order, ``channels[code]`` their names. Per journey it keeps the credited measure
 in days before the milestone (for time decay), milestone marks (for W-shaped / full path) and
 the campaign.
 
-The path file is read, checked, grouped by path and split by pyarrow's vectorised engine
-(row order kept for error messages); only the grouped paths come into numpy.
+The path file is streamed block by block: pyarrow's vectorised compute splits, checks and
+encodes each block's paths as channel codes, and identical channel sequences are summed in
+numpy at the end (see docs/attribution.md); a malformed file is read again whole to locate
+the problem (row order kept for error messages).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from cueva.errors import UsageError
 MARK_LEAD = 1
 MARK_OPPORTUNITY = 2
 MARK_CLOSE = 4
+
+
+#: Bytes of path-file text read, split and encoded at a time (see :func:`read_path_file`):
+#: small blocks on one thread keep the reader's read-ahead and the per-block arrays small.
+BLOCK_SIZE = 128 << 10
 
 
 class PathFileError(UsageError):
@@ -147,7 +154,7 @@ def read_path_file(
     ``path`` is channels separated by ``path_sep`` (spaces around names are trimmed). The
     value and null columns are optional: missing columns count as 0 (set ``value_col`` or
     ``null_col`` to None to ignore them). Conversions and values may be fractional. Rows with
-    the same path are summed. With ``known_channels``, a channel not in the list is an error.
+    the same channels in the same order are summed. With ``known_channels``, a channel not in the list is an error.
     Errors name the file, the row (1-based, the header is row 1) and the column.
     """
     import pyarrow.csv as pacsv
@@ -161,6 +168,30 @@ def read_path_file(
     if not path_sep.strip():
         raise PathFileError("the path separator must contain a visible character")
     try:
+        header = pacsv.open_csv(
+            p,
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 16),
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+        ).schema.names
+        _check_columns(shown, header, path_col, conv_col)
+        numeric = {"conversions": conv_col}
+        for key, col in (("value", value_col), ("nulls", null_col)):
+            if col and col in header:
+                numeric[key] = col
+        ps = _stream_paths(
+            p,
+            sep=sep,
+            encoding=encoding,
+            path_sep=path_sep,
+            path_col=path_col,
+            numeric=numeric,
+            known_channels=known_channels,
+        )
+        if ps is not None:
+            if ps.n_paths == 0:
+                raise PathFileError(f"{shown}: no rows")
+            return ps
+        # something is malformed: read the whole file again to say which row and column
         table = _read_numeric_fast(
             p, sep, encoding, path_col, [conv_col, value_col or "", null_col or ""]
         )
@@ -176,12 +207,6 @@ def read_path_file(
     except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
         raise PathFileError(f"{shown}: cannot read as CSV with separator {sep!r}: {exc}") from exc
     cols = table.column_names
-    if path_col not in cols or conv_col not in cols:
-        missing = [c for c in (path_col, conv_col) if c not in cols]
-        raise PathFileError(
-            f"{shown}: missing column(s) {', '.join(missing)}; the file has: {', '.join(cols)}"
-            + (" (wrong --sep?)" if len(cols) == 1 else "")
-        )
     if table.num_rows == 0:
         raise PathFileError(f"{shown}: no rows")
     holder = [table]
@@ -196,6 +221,15 @@ def read_path_file(
         null_col=null_col if null_col in cols else None,
         known_channels=known_channels,
     )
+
+
+def _check_columns(shown: str, cols: list[str], path_col: str, conv_col: str) -> None:
+    if path_col not in cols or conv_col not in cols:
+        missing = [c for c in (path_col, conv_col) if c not in cols]
+        raise PathFileError(
+            f"{shown}: missing column(s) {', '.join(missing)}; the file has: {', '.join(cols)}"
+            + (" (wrong --sep?)" if len(cols) == 1 else "")
+        )
 
 
 def _read_numeric_fast(
@@ -229,6 +263,175 @@ def _read_numeric_fast(
             return None
         raise
     return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _stream_paths(
+    p: Path,
+    *,
+    sep: str,
+    encoding: str,
+    path_sep: str,
+    path_col: str,
+    numeric: dict[str, str],
+    known_channels: list[str] | None,
+) -> PathSet | None:
+    """Read, split and encode the path file block by block (4 MB of text at a time), so the
+    file's path column, its split parts and their hash tables are never held whole: per
+    block only the channel codes, path lengths and numbers are kept, then identical channel
+    sequences are summed (:func:`_group_sequences`). None when anything is malformed (a value
+    that is not a number, negative or not finite, an empty path or channel name, an unknown
+    channel): the caller reads the file again the slow way, which locates the problem."""
+    import pyarrow.csv as pacsv
+
+    types: dict[str, pa.DataType] = {c: pa.float64() for c in numeric.values()}
+    types[path_col] = pa.string()
+    # the system allocator returns the blocks' buffers at once (the default pool keeps more)
+    pool = pa.system_memory_pool()
+    # Output arrays allocated once from upper bounds (newlines for rows, the separator's first
+    # character for touches): untouched pages cost nothing, and no per-block pieces pile up.
+    rows_max, seps_max = _upper_bounds(p, path_sep)
+    lens = np.empty(rows_max, dtype=np.int32)
+    cols = {k: np.empty(rows_max, dtype=np.float64) for k in numeric}
+    touches = np.empty(rows_max + seps_max, dtype=np.int16)
+    code_of: dict[str, int] = {}  # channel -> code, in order of first appearance
+    r = q = 0  # rows and touches so far
+    try:
+        reader = pacsv.open_csv(
+            p,
+            read_options=pacsv.ReadOptions(
+                encoding=encoding, block_size=BLOCK_SIZE, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, include_columns=list(types)
+            ),
+            memory_pool=pool,
+        )
+        for batch in reader:
+            nb = batch.num_rows
+            if r + nb > rows_max:  # pragma: no cover - newlines bound the rows
+                return None
+            for k, c in numeric.items():
+                col = batch.column(c)
+                if col.null_count:  # an empty value
+                    return None
+                v = _values(col, np.float64)
+                if not np.isfinite(v).all() or (v < 0).any():
+                    return None
+                cols[k][r : r + nb] = v
+            parts = pc.split_pattern(batch.column(path_col), path_sep, memory_pool=pool)
+            flat = pc.utf8_trim_whitespace(parts.flatten(), memory_pool=pool)
+            if len(flat) == 0 or pc.any(pc.equal(flat, "", memory_pool=pool)).as_py():
+                return None
+            enc = pc.dictionary_encode(flat, memory_pool=pool)
+            for name in enc.dictionary.to_pylist():  # the block's few distinct channels
+                code_of.setdefault(str(name), len(code_of))
+            if len(code_of) >= 1 << 15 or q + len(flat) > len(touches):
+                return None  # more than 32k channels (or a bound missed): the slow way
+            remap = np.array([code_of[str(x)] for x in enc.dictionary.to_pylist()], np.int16)
+            touches[q : q + len(flat)] = remap[_values(enc.indices, np.int32)]
+            lens[r : r + nb] = _values(pc.list_value_length(parts), np.int32)
+            r, q = r + nb, q + len(flat)
+            del parts, flat, enc
+    except pa.ArrowInvalid as exc:
+        if "conversion error" in str(exc).lower():
+            return None
+        raise
+    channels = list(code_of)
+    if known_channels is not None and set(channels) - set(known_channels):
+        return None
+    if r == 0:
+        return PathSet(channels, np.zeros(1, np.int64), np.zeros(0, np.int32), {
+            "conversions": np.zeros(0)}, np.zeros(0))  # fmt: skip
+    measures = {"conversions": cols["conversions"][:r]}
+    if "value" in cols:
+        measures["value"] = cols["value"][:r]
+    nulls = cols["nulls"][:r] if "nulls" in cols else np.zeros(r)
+    return _group_sequences(channels, touches[:q], lens[:r], measures, nulls)
+
+
+def _upper_bounds(p: Path, path_sep: str) -> tuple[int, int]:
+    """(newlines + 1, occurrences of the path separator's first character) in the file's
+    bytes: bounds on its rows and on its touches beyond one per row."""
+    first = path_sep.strip()[:1].encode() or path_sep[:1].encode()
+    lines, seps = 1, 0
+    with p.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(b"\n")
+            seps += chunk.count(first)
+    return lines, seps
+
+
+def _values(arr: pa.Array, dtype: Any) -> np.ndarray:
+    """A numpy view of a primitive Arrow array without nulls, on its data buffer
+    (``to_numpy`` here kept tens of MB of the reader's blocks alive over a file)."""
+    width = np.dtype(dtype).itemsize
+    if arr.type.byte_width != width:
+        raise TypeError(f"expected {width}-byte values, got {arr.type}")
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * width)
+
+
+def _group_sequences(
+    channels: list[str],
+    touches: np.ndarray,
+    lengths: np.ndarray,
+    measures: dict[str, np.ndarray],
+    nulls: np.ndarray,
+) -> PathSet:
+    """Sum the rows whose channel sequences are identical (first-seen order kept).
+
+    Every sequence becomes an exact integer key: its channel codes + 1 as base-(C+1) digits,
+    ``k`` digits per int64 word (as many words as the longest path needs), computed in chunks
+    of rows; rows are grouped by sorting the keys."""
+    n = len(lengths)
+    base = len(channels) + 1
+    k = max(1, int(62 // np.log2(base)))  # digits per word: base**k < 2**62
+    words = max(1, int(-(-int(lengths.max(initial=0)) // k)))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    keys = np.zeros((words, n), dtype=np.int64)
+    powers = np.int64(base) ** np.arange(k, dtype=np.int64)
+    step = 1 << 16
+    for a in range(0, n, step):  # rows a..b: bounded temporaries
+        b = min(a + step, n)
+        lo, hi = offsets[a], offsets[b]
+        pos = np.arange(hi - lo, dtype=np.int64) - np.repeat(offsets[a:b] - lo, lengths[a:b])
+        digit = (touches[lo:hi].astype(np.int64) + 1) * powers[pos % k]
+        slot = (pos // k) * n + np.repeat(np.arange(a, b, dtype=np.int64), lengths[a:b])
+        np.add.at(keys.reshape(-1), slot, digit)
+    order = np.lexsort(keys[::-1]) if words > 1 else np.argsort(keys[0], kind="stable")
+    order = order.astype(np.int32) if n < 1 << 31 else order
+    new = np.zeros(n, dtype=bool)
+    new[:1] = True
+    for w in range(words):  # a new group where any word differs from the previous key
+        kw = keys[w][order]
+        new[1:] |= kw[1:] != kw[:-1]
+        del kw
+    del keys
+    first_row = order[new]  # stable sort: the first row of every group
+    g = len(first_row)
+    rank = np.argsort(first_row, kind="stable")  # groups in first-seen order
+    new_id = np.empty(g, dtype=order.dtype)
+    new_id[rank] = np.arange(g, dtype=order.dtype)
+    gid = np.empty(n, dtype=order.dtype)
+    gid[order] = new_id[np.cumsum(new, dtype=order.dtype) - 1]
+    del order, new, new_id
+    sums = {key: np.bincount(gid, weights=v, minlength=g) for key, v in measures.items()}
+    null_sums = np.bincount(gid, weights=nulls, minlength=g)
+    del gid
+    rep = first_row[rank]
+    del first_row, rank
+    glen = lengths[rep]
+    goff = np.zeros(g + 1, dtype=np.int64)
+    np.cumsum(glen, out=goff[1:])
+    grouped = np.empty(int(goff[-1]), dtype=np.int32)
+    step = 1 << 16
+    for a in range(0, g, step):  # groups a..b: bounded temporaries
+        b = min(a + step, g)
+        lo, hi = goff[a], goff[b]
+        pos = np.arange(hi - lo, dtype=np.int64) - np.repeat(goff[a:b] - lo, glen[a:b])
+        grouped[lo:hi] = touches[np.repeat(offsets[rep[a:b]], glen[a:b]) + pos]
+    return PathSet(list(channels), goff, grouped, sums, null_sums)
 
 
 def paths_from_frame(
@@ -395,8 +598,8 @@ def _paths_from_arrow(
         measures["value"] = sums["value"]
     nulls = sums["nulls"] if "nulls" in cols else np.zeros(len(lengths))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    out = PathSet(channels, offsets, touches.copy(), measures, np.asarray(nulls, dtype=float))
-    del enc, flat, parts
+    del enc, flat, parts, offsets
+    out = _group_sequences(channels, touches, lengths, measures, np.asarray(nulls, dtype=float))
     pa.default_memory_pool().release_unused()  # return the parse buffers to the system
     return out
 
