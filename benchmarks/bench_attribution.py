@@ -102,15 +102,29 @@ def work_cueva(task: str, path: str) -> dict[str, Any]:
 
 
 def work_store(task: str, path: str) -> dict[str, Any]:
-    """All models over a workspace's store (journeys built in the engine)."""
+    """Attribution over a workspace's store (journeys built in the engine). ``task`` is
+    ``milestone|models|period``: ``all`` models over all the data (the issue's target), or,
+    like the meeting pack, ``attribute_store`` with the contract's model for one period."""
     from cueva.attribution.journeys import journeys_from_store
-    from cueva.attribution.report import attribute
+    from cueva.attribution.report import attribute, attribute_store
+    from cueva.periods import parse_period
     from cueva.workspace import Workspace
 
+    milestone, models, period = task.split("|")
     ws = Workspace.open(path)
-    s = ws.contract.attribution.override(milestone=task)
-    t0 = time.perf_counter()
-    j = journeys_from_store(ws.store(), ws.contract, s)
+    s = ws.contract.attribution.override(milestone=milestone or None)
+    p = parse_period(period, ws.contract.fiscal_year_start) if period else None
+    start, end = (p.start_dt, p.end_dt) if p else (None, None)
+    t0, c0 = time.perf_counter(), _cpu()
+    if models != "all":  # one call, as the meeting pack makes it
+        r = attribute_store(ws.store(), ws.contract, models or None, s, start=start, end=end)
+        t2 = time.perf_counter()
+        return {
+            "model": float("nan"), "total": t2 - t0, "read": float("nan"), "cpu": _cpu() - c0,
+            "peak_mb": _peak_mb(), "journeys": r.meta["journeys"], "touches": -1,
+            "models": r.meta["models"],
+        }  # fmt: skip
+    j = journeys_from_store(ws.store(), ws.contract, s, start=start, end=end)
     t1 = time.perf_counter()
     attribute(
         j.paths, "all", s, spend_by_channel=j.spend_by_channel,
@@ -118,8 +132,9 @@ def work_store(task: str, path: str) -> dict[str, Any]:
     )  # fmt: skip
     t2 = time.perf_counter()
     return {
-        "model": t2 - t1, "total": t2 - t0, "read": t1 - t0, "peak_mb": _peak_mb(),
-        "journeys": j.paths.n_paths, "touches": len(j.paths.touches),
+        "model": t2 - t1, "total": t2 - t0, "read": t1 - t0, "cpu": _cpu() - c0,
+        "peak_mb": _peak_mb(), "journeys": j.paths.n_paths, "touches": len(j.paths.touches),
+        "models": "all",
     }  # fmt: skip
 
 
@@ -132,7 +147,7 @@ def work_ca(task: str, path: str) -> dict[str, Any]:
     with contextlib.redirect_stdout(io.StringIO()):
         import ChannelAttribution as ca
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     df = pd.read_csv(path, sep=";")
     t1 = time.perf_counter()
     out: dict[str, Any] = {}
@@ -152,14 +167,17 @@ def work_ca(task: str, path: str) -> dict[str, Any]:
         else:
             raise SystemExit(f"unknown task {task}")
     t2 = time.perf_counter()
-    return {"model": t2 - t1, "total": t2 - t0, "read": t1 - t0, "peak_mb": _peak_mb(), **out}
+    return {
+        "model": t2 - t1, "total": t2 - t0, "read": t1 - t0, "cpu": _cpu() - c0,
+        "peak_mb": _peak_mb(), **out,
+    }  # fmt: skip
 
 
 def work_mam(task: str, path: str) -> dict[str, Any]:
     import pandas as pd
     from mam import MAM
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     df = pd.read_csv(path, sep=";")
     conv = df[df.total_conversions > 0]
     null = df[df.total_null > 0]
@@ -205,7 +223,7 @@ def work_mam(task: str, path: str) -> dict[str, Any]:
     t3 = time.perf_counter()
     # "model" for MAM includes building its internal journey table (its own parsing step)
     return {"model": t3 - t1, "total": t3 - t0, "read": t1 - t0, "prep": t2 - t1,
-            "peak_mb": _peak_mb(), **out}  # fmt: skip
+            "cpu": _cpu() - c0, "peak_mb": _peak_mb(), **out}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- driver
@@ -236,7 +254,8 @@ def ensure_input(work: Path, n: int) -> Path:
 def fmt(r: dict[str, Any] | None) -> str:
     if r is None:
         return "failed"
-    return f"model {r['model']:7.2f} s  total {r['total']:7.2f} s  peak {r['peak_mb']:7.0f} MB"
+    cpu = f"  cpu {r['cpu']:6.2f} s" if "cpu" in r else ""
+    return f"model {r['model']:7.2f} s  total {r['total']:7.2f} s{cpu}  peak {r['peak_mb']:7.0f} MB"
 
 
 def main() -> None:
@@ -247,7 +266,12 @@ def main() -> None:
     ap.add_argument("--skip-mam-markov", action="store_true", help="MAM Markov needs ~7 GB")
     ap.add_argument("--orders", type=int, nargs="+", default=[2, 3])
     ap.add_argument("--store", type=Path, nargs="*", default=[], help="workspaces to time")
-    ap.add_argument("--milestone", default="opportunity", help="milestone for --store")
+    ap.add_argument("--milestone", default="", help="milestone for --store (default: contract)")
+    ap.add_argument(
+        "--models", default="all",
+        help="--store: 'all' (all models, all data) or a model list; '' = the contract's model",
+    )  # fmt: skip
+    ap.add_argument("--period", default="", help="--store: milestones in this period (2026-Q2)")
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "TASK", "PATH"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -263,18 +287,28 @@ def main() -> None:
     me = sys.executable
     peer = a.peer_python
     for ws in a.store:
-        r = run(me, "store", a.milestone, ws)
-        print(f"\n== store {ws}: all models, milestone {a.milestone}")
-        if r is not None:
+        task = f"{a.milestone}|{a.models}|{a.period}"
+        r = run(me, "store", task, ws)
+        print(
+            f"\n== store {ws}: models {a.models or '(contract)'}, milestone "
+            f"{a.milestone or '(contract)'}, period {a.period or 'all'}"
+        )
+        if r is not None and a.models == "all":
             print(
                 f"  {r['journeys']:,} journeys, {r['touches']:,} touches: journeys "
-                f"{r['read']:.2f} s + models {r['model']:.2f} s = {r['total']:.2f} s, "
-                f"peak {r['peak_mb']:.0f} MB"
+                f"{r['read']:.2f} s + models {r['model']:.2f} s = {r['total']:.2f} s "
+                f"(CPU {r['cpu']:.2f} s), peak {r['peak_mb']:.0f} MB"
+            )
+        elif r is not None:
+            print(
+                f"  attribute_store ({', '.join(r['models'])}): {r['journeys']:,} journeys, "
+                f"{r['total']:.2f} s (CPU {r['cpu']:.2f} s), peak {r['peak_mb']:.0f} MB"
             )
     for n in a.sizes:
         path = ensure_input(a.work, n)
         print(f"\n== {n:,} path rows ({path.name}, 20 channels)")
         res: dict[str, dict[str, Any] | None] = {}
+        res["cueva imports only"] = run(me, "cueva", "imports", path)
         res["cueva read"] = run(me, "cueva", "read", path)
         res["cueva markov1"] = run(me, "cueva", "markov1", path)
         for k in a.orders:
