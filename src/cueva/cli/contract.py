@@ -6,9 +6,8 @@ import json
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from cueva.cli.common import (
@@ -30,8 +29,13 @@ from cueva.contract import (
     signature_status,
 )
 from cueva.errors import UsageError
-from cueva.output import emit, rich_table
 from cueva.periods import PERIOD_FORMS, Period, parse_period, period_from_range
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas, the output helpers and the scorecard are imported inside the commands: start-up of
+# the command line stays light (see cueva.cli).
 
 contract_app = typer.Typer(
     help="The alignment contract: its JSON Schema, what it says, sign-off and changes.",
@@ -86,6 +90,10 @@ def show(path: WorkspaceArg, fmt: FormatOpt = OutputFormat.table) -> None:
 
     Example: cueva contract show ./acme --format json
     """
+    import pandas as pd
+
+    from cueva.output import emit
+
     c = load_contract(_contract_path(path))
     levels = pd.DataFrame(
         [
@@ -166,6 +174,10 @@ def diff(path: WorkspaceArg, fmt: FormatOpt = OutputFormat.table) -> None:
 
     Example: cueva contract diff ./acme
     """
+    import pandas as pd
+
+    from cueva.output import emit
+
     d = diff_since_signed(_contract_path(path))
     if d.signed_hash is None:
         console.print("the contract has never been signed: nothing to compare with", markup=False)
@@ -250,6 +262,8 @@ def sparkline(values: list[float | None]) -> str:
 
 def _readable(card: pd.DataFrame) -> pd.DataFrame:
     """The scorecard as text cells for the table view (shares as percent)."""
+    import pandas as pd
+
     rows = []
     for _, r in card.iterrows():  # one row per service level
         kind = r["kind"]
@@ -312,6 +326,7 @@ def scorecard_cmd(
 
     Example: cueva scorecard ./acme --period 2026-05 --detail response_time --as-of 2026-05-29
     """
+    from cueva.output import emit, rich_table
     from cueva.sla import detail, scorecard
 
     with open_workspace(path, store) as ws:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cueva.cli.common import (
     FormatOpt,
@@ -18,10 +16,10 @@ from cueva.cli.common import (
     open_workspace,
 )
 from cueva.errors import UsageError
-from cueva.importer import import_files
-from cueva.output import emit
-from cueva.status import status as store_status
 from cueva.workspace import Workspace
+
+# The library (Ibis, pandas, the importer) is imported inside the commands: start-up of the
+# command line stays light (see cueva.cli).
 
 PROGRESS_MIN_BYTES = 4 << 20
 
@@ -102,6 +100,10 @@ def import_cmd(
         raise UsageError("--dry-run and --quarantine go with --mapping (or use 'cueva import-crm')")
     if not files:
         raise UsageError("name the files to import, or give --mapping FILE")
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cueva.importer import import_files
+
     with open_workspace(path, store) as ws:
         big = sum(f.stat().st_size for f in files if f.is_file()) >= PROGRESS_MIN_BYTES
         with Progress(
@@ -144,8 +146,11 @@ def status(path: WorkspaceArg, fmt: FormatOpt = OutputFormat.table, store: Store
 
     Example: cueva status ./acme --format json
     """
+    from cueva.output import emit
+    from cueva.status import status as store_status
+
     with open_workspace(path, store) as ws:
-        frame: pd.DataFrame = store_status(ws.store())
+        frame = store_status(ws.store())
         emit(
             frame,
             fmt.value if hasattr(fmt, "value") else fmt,

@@ -6,12 +6,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from cueva.cli.common import console
-from cueva.demo import create_demo
-from cueva.output import emit
 
 
 class ScaleChoice(StrEnum):
@@ -45,6 +42,11 @@ def demo(
 
     Example: cueva demo ./demo --seed 7 --scale small
     """
+    import pandas as pd
+
+    from cueva.demo import create_demo
+    from cueva.output import emit
+
     with console.status("creating the demo company") as status:
         result = create_demo(
             path, seed, scale.value, force=force, on_step=lambda msg: status.update(msg)

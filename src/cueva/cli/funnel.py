@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from cueva.cli.common import (
@@ -18,10 +17,13 @@ from cueva.cli.common import (
     open_workspace,
 )
 from cueva.errors import UsageError
-from cueva.metrics.funnel import data_period, deal_filter, funnel_report
-from cueva.metrics.registry import rate_columns
-from cueva.output import emit, records
 from cueva.periods import GRAINS, PERIOD_FORMS, Period, parse_period, period_from_range
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The metrics (Ibis, pandas) are imported inside the command: start-up of the command line
+# stays light (see cueva.cli).
 
 SECTION_TITLES = {
     "stages": "Funnel stages",
@@ -125,6 +127,10 @@ def funnel(
     Example (win rate by deal type, every type): cueva funnel ./acme --period 2026-Q1 --by type
     --all-deals
     """
+    from cueva.metrics.funnel import deal_filter, funnel_report
+    from cueva.metrics.registry import rate_columns
+    from cueva.output import emit, records
+
     with open_workspace(path, store) as ws:
         contract = ws.contract
         st = ws.store()
@@ -212,6 +218,8 @@ def _for_display(frame: pd.DataFrame) -> pd.DataFrame:
 def _period(
     store: Any, contract: Any, from_: str | None, to: str | None, period: str | None
 ) -> Period:
+    from cueva.metrics.funnel import data_period
+
     if period is not None:
         if from_ is not None or to is not None:
             raise UsageError("give either --period or --from/--to, not both")

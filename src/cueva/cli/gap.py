@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from cueva.cli.common import (
@@ -17,13 +16,13 @@ from cueva.cli.common import (
     open_workspace,
 )
 from cueva.errors import UsageError
-from cueva.gap.chart import render, waterfall_spec
-from cueva.gap.data import parse_window
-from cueva.gap.plan import monthly_schedule, parse_assumptions, parse_mix, parse_target
-from cueva.gap.run import gap_report, make_plan, plan_for, save_plan
-from cueva.gap.summary import caveat, summary
-from cueva.output import emit, records
 from cueva.periods import parse_period
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The gap analysis (Ibis, pandas, charts) is imported inside the commands: start-up of the
+# command line stays light (see cueva.cli).
 
 
 def register(app: typer.Typer) -> None:
@@ -84,6 +83,11 @@ def plan(
 
     Example: cueva plan ./acme --period 2027-Q1 --target revenue=1.2M --by channel --assume win_rate=0.3 --save
     """
+    from cueva.gap.data import parse_window
+    from cueva.gap.plan import monthly_schedule, parse_assumptions, parse_mix, parse_target
+    from cueva.gap.run import make_plan, save_plan
+    from cueva.output import emit, records
+
     kind, value = parse_target(target)
     with open_workspace(path, store) as ws:
         contract = ws.contract
@@ -170,6 +174,11 @@ def gap(
 
     Example: cueva gap ./acme --period 2026-Q2 --vs 2026-Q1 --by channel --chart gap.svg
     """
+    from cueva.gap.chart import render, waterfall_spec
+    from cueva.gap.run import gap_report, plan_for
+    from cueva.gap.summary import caveat, summary
+    from cueva.output import emit, records
+
     if lang is not None and lang not in ("en", "es"):
         raise UsageError(f"--lang must be en or es, got {lang!r}")
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".json"):
