@@ -57,9 +57,7 @@ VERSION_TABLES: tuple[str, ...] = ("people", "accounts", "stage_events", "opport
 TEMP_PREFIX = "_cueva_tmp_"
 
 
-def data_version(store: Store) -> tuple[Any, ...]:
-    """What changes when data change: the number and time of the store's imports and the row
-    counts of :data:`VERSION_TABLES` (one small engine query)."""
+def _version_expr(store: Store) -> ir.Table:
     import ibis
 
     from cueva.store import IMPORTS_TABLE
@@ -75,8 +73,25 @@ def data_version(store: Store) -> tuple[Any, ...]:
     for name in VERSION_TABLES:
         t = store.table(name)
         parts.append(t.aggregate(t=ibis.literal(name), n=t.count(), last=ibis.null("string")))
-    rows = ibis.union(*parts).execute().sort_values("t")
-    return tuple(rows.itertuples(index=False, name=None))
+    return ibis.union(*parts)
+
+
+#: The data version query compiled once per connection: compiling it through Ibis costs
+#: about 25 ms of Python each time, running it well under 1 ms, and a metric call asks once.
+_VERSION_SQL: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def data_version(store: Store) -> tuple[Any, ...]:
+    """What changes when data change: the number and time of the store's imports and the row
+    counts of :data:`VERSION_TABLES` (one small engine query, compiled once per connection by
+    Ibis for the store's backend and run through its DB-API cursor)."""
+    sql = _VERSION_SQL.get(store.adapter)
+    if sql is None:
+        sql = _VERSION_SQL[store.adapter] = str(store.con.compile(_version_expr(store)))
+    rows = store.con.raw_sql(sql).fetchall()
+    return tuple(
+        sorted((str(t), int(n), None if last is None else str(last)) for t, n, last in rows)
+    )
 
 
 def contract_key(contract: BaseModel | None) -> str:
