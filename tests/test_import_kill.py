@@ -88,8 +88,13 @@ def big_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         f"'email' AS channel, TIMESTAMP '2026-02-01' + to_seconds(i) AS occurred_at "
         f"FROM range({2 * ROWS}) t(i)) TO '{d / 'touchpoints.parquet'}' (FORMAT parquet)"
     )
+    # The same people as Parquet: an all-Parquet batch checks beside the write (two threads).
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{d / 'people.csv'}', all_varchar = true)) "
+        f"TO '{d / 'people.parquet'}' (FORMAT parquet)"
+    )
     con.close()
-    return [d / "people.csv", d / "touchpoints.parquet"]
+    return [d / "people.csv", d / "touchpoints.parquet", d / "people.parquet"]
 
 
 def start(point: str, ws_path: Path, files: list[Path]) -> subprocess.Popen[str]:
@@ -107,11 +112,24 @@ def start(point: str, ws_path: Path, files: list[Path]) -> subprocess.Popen[str]
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "point", ["staged", "checked", "one-table-written", "before-commit", "mid-way"]
+    ("point", "kind"),
+    [
+        ("staged", "mixed"),
+        ("checked", "mixed"),
+        ("one-table-written", "mixed"),
+        ("before-commit", "mixed"),
+        ("mid-way", "mixed"),
+        # All Parquet: the checks run in a thread beside the write.
+        ("checked", "parquet"),
+        ("one-table-written", "parquet"),
+        ("mid-way", "parquet"),
+    ],
 )
 def test_killed_import_leaves_store_unchanged(
-    tmp_path: Path, big_files: list[Path], point: str
+    tmp_path: Path, big_files: list[Path], point: str, kind: str
 ) -> None:
+    csv, touchpoints, parquet = big_files
+    big_files = [csv if kind == "mixed" else parquet, touchpoints]
     ws = Workspace.init(tmp_path / "ws", "Kill Co")
     import_files(
         ws.store(),

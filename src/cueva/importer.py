@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -257,31 +258,57 @@ def import_files(
                 result.files.append(FileResult(src.shown, spec.name, st.rows))
                 records.append((src.shown, spec.name, size, digest, st.rows))
             if staged:
-                tell("checking")
-                errors, counts = adapter.check(staged)
                 conflicts = adapter.extra_type_conflicts(staged)
-                if conflicts:
+                beside = getattr(adapter, "checks_beside_write", None)
+                if validate_only or conflicts or not (beside and beside(staged)):
+                    tell("checking")
+                    errors, counts = adapter.check(staged)
                     errors += conflicts
                     for k, v in _count(conflicts).items():
                         counts[k] = counts.get(k, 0) + v
-                if counts:
-                    raise ImportValidationError(errors, counts)
-                if validate_only:
-                    result.seconds = time.perf_counter() - started
-                    return result
-                tell("writing")
-                now = datetime.now()
-                import_id = uuid.uuid4().hex[:12]
-                with adapter.transaction():
-                    adapter.write(staged)
-                    elapsed = time.perf_counter() - started
-                    adapter.record_import(
-                        [(import_id, f, t, s, d, r, now, elapsed) for f, t, s, d, r in records]
-                    )
+                    _raise_if_any(errors, counts)
+                    if validate_only:
+                        result.seconds = time.perf_counter() - started
+                        return result
+                    tell("writing")
+                    with adapter.transaction():
+                        adapter.write(staged)
+                        _record(adapter, records, started)
+                else:
+                    # The checks run in a thread beside the write (both are engine work that
+                    # releases the GIL, so the two cores stay busy); the transaction commits
+                    # only when the checks found nothing, else it rolls back.
+                    tell("checking and writing")
+                    with adapter.transaction(), ThreadPoolExecutor(1) as pool:
+                        checks = pool.submit(adapter.check, staged)
+                        try:
+                            adapter.write(staged)
+                        except BaseException:
+                            # A problem in the files explains a failed write better.
+                            if checks.exception() is None:
+                                _raise_if_any(*checks.result())
+                            raise
+                        _raise_if_any(*checks.result())
+                        _record(adapter, records, started)
         finally:
             adapter.drop_staged(staged)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _raise_if_any(errors: list[RowError], counts: dict[str, int]) -> None:
+    if counts:
+        raise ImportValidationError(errors, counts)
+
+
+def _record(
+    adapter: Adapter, records: list[tuple[str, str, int, str, int]], started: float
+) -> None:
+    """Record the import of each file (inside the import's transaction)."""
+    now = datetime.now()
+    import_id = uuid.uuid4().hex[:12]
+    elapsed = time.perf_counter() - started
+    adapter.record_import([(import_id, f, t, s, d, r, now, elapsed) for f, t, s, d, r in records])
 
 
 def _count(errors: list[RowError]) -> dict[str, int]:

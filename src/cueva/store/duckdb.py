@@ -94,6 +94,11 @@ class DuckDBAdapter(Adapter):
         except duckdb.Error as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
         self.raw: duckdb.DuckDBPyConnection = self.ibis.con
+        #: A second connection to the same database for the import's checks, so that they can
+        #: run beside the write (another thread); created on the first Parquet staging.
+        self._side: duckdb.DuckDBPyConnection | None = None
+        #: The connection the current checks run on (the side one when every file is Parquet).
+        self._con: duckdb.DuckDBPyConnection = self.raw
         self._n = 0
         # DuckDB draws its own progress bar on stderr for queries over ~2 s; Cueva's commands
         # report progress themselves, and JSON/CSV output must not be mixed with it.
@@ -137,8 +142,29 @@ class DuckDBAdapter(Adapter):
             self.raw.execute("COMMIT")
 
     def close(self) -> None:
+        if self._side is not None:
+            with contextlib.suppress(Exception):
+                self._side.close()
+            self._side = None
         with contextlib.suppress(Exception):
             self.ibis.disconnect()
+
+    def _side_con(self) -> duckdb.DuckDBPyConnection:
+        if self._side is None:
+            self._side = self.raw.cursor()
+            self._side.execute("SET enable_progress_bar = false")
+        return self._side
+
+    def checks_beside_write(self, staged: list[Staged]) -> bool:
+        """Whether :meth:`check` of ``staged`` may run in another thread while :meth:`write`
+        runs (the importer then overlaps them and commits only when the checks found
+        nothing). True when every file is Parquet: the checks then read the files and the
+        store's committed rows through their own connection."""
+        return bool(staged) and all(st.is_view for st in staged)
+
+    def _q(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a check query on the checks' connection."""
+        return self._con.execute(sql).fetchall()
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.raw.execute(sql, params or []).fetchall()
@@ -147,7 +173,6 @@ class DuckDBAdapter(Adapter):
         rows = self.query(f"DESCRIBE {q(name)}")
         return {r[0]: r[1] for r in rows}
 
-    # ------------------------------------------------------------------ staging
     # ------------------------------------------------------------------ staging
 
     def _tmp(self, prefix: str) -> str:
@@ -274,6 +299,9 @@ class DuckDBAdapter(Adapter):
         staged.is_view = kind == "VIEW"
         try:
             self.raw.execute(sql)
+            if staged.is_view:
+                # Temporary views belong to their connection: the checks' one needs its own.
+                self._side_con().execute(sql)
         except duckdb.Error as exc:
             self.drop_staged([staged])
             text = str(exc)
@@ -303,6 +331,16 @@ class DuckDBAdapter(Adapter):
 
         The cheap path is one aggregate per file plus one aggregate per key and reference;
         offending rows are located (and their raw values re-read) only when there are any."""
+        # Parquet files are views that the side connection knows too: check there, so that
+        # the write can run at the same time on the main one. CSV files are staged into
+        # temporary tables of the main connection: check there.
+        self._con = self._side_con() if self.checks_beside_write(staged) else self.raw
+        try:
+            return self._check(staged)
+        finally:
+            self._con = self.raw
+
+    def _check(self, staged: list[Staged]) -> tuple[list[RowError], dict[str, int]]:
         found: dict[str, list[RowError]] = {}
         counts: dict[str, int] = {}
 
@@ -314,7 +352,7 @@ class DuckDBAdapter(Adapter):
             """``sql`` selects (__row, value) of the ``n`` offending rows."""
             if not n:
                 return
-            sample = self.query(f"SELECT * FROM ({sql}) ORDER BY 1 LIMIT {MAX_ERRORS_PER_FILE}")
+            sample = self._q(f"SELECT * FROM ({sql}) ORDER BY 1 LIMIT {MAX_ERRORS_PER_FILE}")
             note(
                 file,
                 n,
@@ -361,12 +399,12 @@ class DuckDBAdapter(Adapter):
         assert st.rejects
         table = st.rejects[0]
         try:
-            n = self.query(f"SELECT count(*) FROM {table}")[0][0]
+            n = self._q(f"SELECT count(*) FROM {table}")[0][0]
         except duckdb.CatalogException:
             return False
         if not n:
             return False
-        rows = self.query(
+        rows = self._q(
             f"SELECT line, error_type, csv_line, error_message FROM {table} "
             f"ORDER BY line LIMIT {MAX_ERRORS_PER_FILE}"
         )
@@ -416,12 +454,12 @@ class DuckDBAdapter(Adapter):
         aggs += [f"count(*) FILTER (WHERE {cond})" for _, cond, _ in rules]
         if not aggs:
             return
-        got = self.query(f"SELECT {', '.join(aggs)} FROM {st.typed}")[0]
+        got = self._q(f"SELECT {', '.join(aggs)} FROM {st.typed}")[0]
         failed_bits = [(c, n) for c, n in zip(st.checks, got, strict=False) if n]
         if failed_bits:
             # Raw values of the first offending rows: re-read them from the file.
             bits = sum(1 << c.bit for c, _ in failed_bits)
-            first = self.query(
+            first = self._q(
                 f"SELECT __row, __bad FROM {st.typed} WHERE __bad & {bits} <> 0 "
                 f"ORDER BY __row LIMIT {MAX_ERRORS_PER_FILE}"
             )
@@ -430,7 +468,7 @@ class DuckDBAdapter(Adapter):
             raw_cols = ", ".join(f"CAST({q(e)} AS VARCHAR)" for e in engines)
             raw = {
                 r[0]: dict(zip(engines, r[1:], strict=True))
-                for r in self.query(
+                for r in self._q(
                     f"SELECT __row, {raw_cols} FROM ({st.reader}) WHERE __row IN ({wanted})"
                 )
             }
@@ -468,7 +506,7 @@ class DuckDBAdapter(Adapter):
 
         def surplus(distinct: str) -> tuple[int, int]:
             """Rows beyond the first of each key: (explicit keys, derived touchpoint ids)."""
-            got = self.query(
+            got = self._q(
                 f"SELECT count(*) FILTER (WHERE NOT {derived}) - "
                 f"count(DISTINCT {distinct}) FILTER (WHERE NOT {derived}), "
                 f"count(*) FILTER (WHERE {derived}) - "
@@ -479,7 +517,7 @@ class DuckDBAdapter(Adapter):
         # Distinct 64-bit hashes prove distinct keys, cheaply; only a shortfall (a duplicate
         # or, rarely, a collision) needs the exact count on the keys themselves.
         n_dupes = derived_dupes = 0
-        if self.query(f"SELECT count(*) - count(DISTINCT hash({keys})) FROM {source}")[0][0]:
+        if self._q(f"SELECT count(*) - count(DISTINCT hash({keys})) FROM {source}")[0][0]:
             n_dupes, derived_dupes = surplus(f"({keys})")
         for s in group:
             s.dedupe = bool(derived_dupes)
@@ -492,7 +530,7 @@ class DuckDBAdapter(Adapter):
         )
         for s in group:
             sql = f"SELECT __row, k FROM ({dupes}) WHERE i > 1 AND __file = {lit(s.file)}"
-            n = self.query(f"SELECT count(*) FROM ({sql})")[0][0]
+            n = self._q(f"SELECT count(*) FROM ({sql})")[0][0]
             locate(
                 s.file,
                 n,
@@ -527,7 +565,7 @@ class DuckDBAdapter(Adapter):
                     f"SELECT t.__row, t.{q(ref.column)} FROM {s.typed} t "
                     f"ANTI JOIN ({ids}) p ON p.id = t.{q(ref.column)} WHERE {cond}"
                 )
-                n = self.query(f"SELECT count(*) FROM ({sql})")[0][0]
+                n = self._q(f"SELECT count(*) FROM ({sql})")[0][0]
                 locate(
                     s.file,
                     n,
@@ -598,9 +636,13 @@ class DuckDBAdapter(Adapter):
         for st in staged:
             drops = [("VIEW" if st.is_view else "TABLE", st.typed)]
             drops += [("TABLE", t) for t in st.rejects or ()]
+            cons = [self.raw]
+            if st.is_view and self._side is not None:
+                cons.append(self._side)
             for kind, name in drops:
-                with contextlib.suppress(duckdb.Error):
-                    self.raw.execute(f"DROP {kind} IF EXISTS {name}")
+                for con in cons:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
 #: Columns whose content identifies a touchpoint that comes without an id.
