@@ -175,11 +175,14 @@ def main() -> None:
         (ws / CONTRACT_FILE).write_text(demo_contract_text(), encoding="utf-8")
         duck_url = f"duckdb://{ws / 'cueva.duckdb'}"
 
-        imp = {
-            "duckdb": bench_import(duck_url, ws, files, nothing),
-            "postgres": bench_import(pg_url, ws, files, scpu),
-            "postgres re-import (force)": bench_import(pg_url, ws, files, scpu, force=True),
-        }
+        imp: dict[str, dict[str, Any]] = {}
+        for name, url, cpu, force in (
+            ("duckdb", duck_url, nothing, False),
+            ("postgres", pg_url, scpu, False),
+            ("postgres re-import (force)", pg_url, scpu, True),
+        ):
+            imp[name] = r = bench_import(url, ws, files, cpu, force=force)
+            print(f"import {name}: {r['rows']:,} rows in {r['wall']:.1f}s", flush=True)
         fun = {
             "duckdb": bench_funnel(duck_url, ws, args.repeat, nothing),
             "postgres": bench_funnel(pg_url, ws, args.repeat, scpu),
