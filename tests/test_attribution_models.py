@@ -24,9 +24,14 @@ from cueva.attribution.paths import (
     paths_from_frame,
     read_path_file,
 )
+from cueva.attribution.report import attribute
 from cueva.attribution.rules import heuristic_credit
 from cueva.attribution.settings import AttributionSettings
-from cueva.attribution.shapley import shapley_attribution, shapley_values
+from cueva.attribution.shapley import (
+    ordered_shapley_attribution,
+    shapley_attribution,
+    shapley_values,
+)
 from cueva.errors import CuevaError, UsageError
 from tests.conftest import SHARED, shared_file
 
@@ -349,6 +354,48 @@ def test_shapley_hand_computed_three_channels() -> None:
     np.testing.assert_allclose(credit["conversions"].sum(), 41)
 
 
+def test_ordered_shapley_hand_computed() -> None:
+    """Zhao et al.'s ordered Shapley: each journey's conversions are shared evenly by its
+    distinct channels, each share at the position where the channel joined the journey."""
+    ps = from_lists(
+        [["a", "b", "a"], ["b", "c"], ["c"], ["a", "b"]],
+        conversions=[1, 2, 1, 0],
+        nulls=[0, 0, 0, 3],
+        pipeline=[100, 40, 0, 0],
+    )
+    credit, grid = ordered_shapley_attribution(ps)
+    # a > b > a (1): a joins 1st, b 2nd, 1/2 each (a's repeat moves nothing); b > c (2): b 1st,
+    # c 2nd, 1 each; c (1): c 1st; a > b converts nothing
+    expected = {"a": [0.5, 0.0], "b": [1.0, 0.5], "c": [1.0, 1.0]}
+    got = {c: list(grid["conversions"][ps.channels.index(c)]) for c in expected}
+    assert got == expected
+    assert by_name(ps, credit["conversions"]).to_dict() == {"a": 0.5, "b": 1.5, "c": 2.0}
+    # money the same way: 100 over a@1 and b@2, 40 over b@1 and c@2
+    pipe = {c: list(grid["pipeline"][ps.channels.index(c)]) for c in expected}
+    assert pipe == {"a": [50.0, 0.0], "b": [20.0, 50.0], "c": [0.0, 20.0]}
+    # through attribute(): the positions frame and the model name
+    r = attribute(ps, "shapley_ordered")
+    assert r.positions is not None
+    cells = {(row.channel, row.position): row.conversions for row in r.positions.itertuples()}
+    assert cells == {("a", 1): 0.5, ("b", 1): 1.0, ("b", 2): 0.5, ("c", 1): 1.0, ("c", 2): 1.0}
+
+
+@settings(max_examples=60, deadline=None)
+@given(journeys)
+def test_ordered_shapley_efficiency_and_sum_over_positions(rows) -> None:
+    paths = [p for p, _, _ in rows]
+    conv = [c for _, c, _ in rows]
+    ps = from_lists(paths, conv, [n for _, _, n in rows])
+    credit, grid = ordered_shapley_attribution(ps)
+    # efficiency: the credits sum to the conversions; over positions they are the Shapley value
+    assert grid["conversions"].sum() == pytest.approx(sum(conv), rel=1e-9, abs=1e-9)
+    plain, _ = shapley_attribution(ps, "conversions")
+    np.testing.assert_allclose(credit["conversions"], plain["conversions"], atol=1e-9)
+    # a channel can only be credited at a position up to the journeys' distinct-channel count
+    width = max(len(set(p)) for p in paths)
+    assert grid["conversions"].shape == (ps.n_channels, width)
+
+
 @needs_data
 def test_shapley_conversions_equals_even_split_over_distinct_channels(data_paths: PathSet) -> None:
     credit, _ = shapley_attribution(data_paths)
@@ -483,3 +530,37 @@ def test_long_paths_group_exactly(tmp_path: Path) -> None:
     assert ps.path_strings() == list(ref.path)
     np.testing.assert_allclose(ps.conversions, ref.total_conversions)
     np.testing.assert_allclose(ps.nulls, ref.total_null)
+
+
+def test_campaign_credit_of_markov_and_shapley_by_hand() -> None:
+    """Markov and Shapley credit a channel; its campaigns share it like the linear model
+    credits them within the channel (docs/attribution.md, campaign credit)."""
+    ps = from_lists(
+        [["a", "b"], ["a", "a"], ["a"], ["b"]],
+        conversions=[1, 1, 2, 0],
+        nulls=[0, 0, 0, 1],
+        pipeline=[100, 0, 50, 0],
+    )
+    # campaigns per touch: a(k1) > b(k2); a(k1) > a(none); a(k3); b(none)
+    ps.touch_campaign = np.array([0, 1, 0, -1, 2, -1], dtype=np.int32)
+    ps.campaigns = ["k1", "k2", "k3"]
+    ps.campaign_channel = ["a", "b", "a"]
+    # linear conversions within a: k1 .5 + .5, none .5, k3 2 -> shares 2/7, 1/7, 4/7; b: k2 1
+    # linear pipeline within a: k1 50, k3 50 -> 1/2 each; b: k2 1
+    r = attribute(ps, "shapley,markov")
+    assert r.campaigns is not None
+    for model in ("shapley", "markov"):
+        ch = r.credits[r.credits.model == model].set_index("channel")
+        camp = r.campaigns[r.campaigns.model == model].set_index("campaign_id")
+        conv_a, conv_b = ch.conversions["a"], ch.conversions["b"]
+        pipe_a, pipe_b = ch.pipeline["a"], ch.pipeline["b"]
+        np.testing.assert_allclose(
+            camp.conversions[["k1", "k2", "k3"]], [conv_a * 2 / 7, conv_b, conv_a * 4 / 7]
+        )
+        np.testing.assert_allclose(
+            camp.pipeline[["k1", "k2", "k3"]], [pipe_a / 2, pipe_b, pipe_a / 2]
+        )
+    # Shapley by hand: a 0.5 + 1 + 2 = 3.5, b 0.5 -> k1 1.0, k2 0.5, k3 2.0
+    camp = r.campaigns[r.campaigns.model == "shapley"].set_index("campaign_id")
+    assert camp.conversions.to_dict() == pytest.approx({"k1": 1.0, "k2": 0.5, "k3": 2.0})
+    assert camp.channel.to_dict() == {"k1": "a", "k2": "b", "k3": "a"}

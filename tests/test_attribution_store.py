@@ -278,9 +278,22 @@ def test_cli_store_json_and_errors(company: Workspace, capsys: pytest.CaptureFix
     assert {row["channel"] for row in payload["rows"]} == {"webinar", "paid", "events", "email"}
     r = cli(capsys, "attribute", ws, "-m", "markov", "--show", "transitions", "-f", "csv")
     assert r.returncode == 0 and "(start),webinar" in r.stdout
+    # ordered Shapley by position: O1 webinar > paid, O2 events > email, half a conversion each
+    r = cli(capsys, "attribute", ws, "-m", "shapley_ordered", "--show", "positions", "-f", "json")
+    assert r.returncode == 0, r.stderr
+    cells = {(x["channel"], x["position"]): x["conversions"] for x in json.loads(r.stdout)["rows"]}
+    assert cells == {("webinar", 1): 0.5, ("paid", 2): 0.5, ("events", 1): 0.5, ("email", 2): 0.5}
+    # campaign credit of a data-driven model: webinar's touches are all of campaign C1
+    r = cli(capsys, "attribute", ws, "-m", "markov", "--show", "campaigns", "-f", "json")
+    assert r.returncode == 0, r.stderr
+    (c1,) = json.loads(r.stdout)["rows"]
+    webinar = credits(company, "markov").conversions["webinar"]
+    assert (c1["campaign_id"], c1["channel"]) == ("C1", "webinar")
+    assert c1["conversions"] == pytest.approx(webinar) and webinar > 0
     for args, message in [
         (("-m", "nope"), "error: unknown model 'nope'"),
         (("-m", "linear", "--show", "removal"), "needs the markov model"),
+        (("-m", "shapley", "--show", "positions"), "needs the ordered Shapley model"),
         (("--order", "0"), "error: --order: Input should be greater than or equal to 1"),
         (("--level", "team"), "error: --level"),
         (("--from", "2026-01-01"), "give both --from and --to"),

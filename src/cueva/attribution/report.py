@@ -21,7 +21,7 @@ from cueva.attribution.markov import MarkovResult, markov_attribution
 from cueva.attribution.paths import PathSet, read_path_file
 from cueva.attribution.rules import RULE_MODELS, rule_weights
 from cueva.attribution.settings import MODEL_NAMES, AttributionSettings
-from cueva.attribution.shapley import shapley_attribution
+from cueva.attribution.shapley import ordered_shapley_attribution, shapley_attribution
 from cueva.errors import UsageError
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class AttributionResult:
     removal_effects: pd.DataFrame | None = None
     transition_matrix: pd.DataFrame | None = None
     markov: MarkovResult | None = None
+    positions: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -130,13 +131,18 @@ def attribute(
     mvals = np.column_stack([full.measures[k] for k in measures]).astype(float)
     rows: list[pd.DataFrame] = []
     camp_rows: list[pd.DataFrame] = []
+    pos_rows: list[pd.DataFrame] = []
     markov: MarkovResult | None = None
+    has_campaigns = full.touch_campaign is not None and bool(full.campaigns)
+    split: _CampaignSplit | None = None
     for model in names:
         extra: dict[str, np.ndarray] = {}
+        cc: dict[str, np.ndarray] | None = None
         if model in RULE_MODELS:
             w = rule_weights(full, model, s)
             credit = _credit_by(full.touches, w, full.offsets, full.n_channels, mvals, measures)
-            if full.touch_campaign is not None and full.campaigns:
+            if has_campaigns:
+                assert full.touch_campaign is not None
                 has = full.touch_campaign >= 0
                 cc = _credit_by(
                     np.where(has, full.touch_campaign, 0),
@@ -146,7 +152,24 @@ def attribute(
                     mvals,
                     measures,
                 )
-                cf = pd.DataFrame(
+        else:
+            if model == "markov":
+                markov = markov_attribution(full, s.markov_order, s.markov_collapse_repeats)
+                credit = markov.credit
+                extra["removal_effect"] = markov.removal_effects
+            elif model == "shapley":
+                credit, _ = shapley_attribution(full, s.shapley_value)
+            elif model == "shapley_ordered":
+                credit, grid = ordered_shapley_attribution(full)
+                pos_rows.append(_positions_frame(model, full.channels, grid, measures))
+            else:  # pragma: no cover - resolve_models rejects the rest
+                raise UsageError(f"unknown model {model!r}")
+            if has_campaigns:  # channel credit split among the channel's campaigns
+                split = split or _CampaignSplit.of(full, mvals, measures)
+                cc = split.apply(credit, measures)
+        if cc is not None:
+            camp_rows.append(
+                pd.DataFrame(
                     {
                         "model": model,
                         "campaign_id": full.campaigns,
@@ -154,15 +177,7 @@ def attribute(
                         **cc,
                     }
                 )
-                camp_rows.append(cf)
-        elif model == "markov":
-            markov = markov_attribution(full, s.markov_order, s.markov_collapse_repeats)
-            credit = markov.credit
-            extra["removal_effect"] = markov.removal_effects
-        elif model == "shapley":
-            credit, _ = shapley_attribution(full, s.shapley_value)
-        else:  # pragma: no cover - resolve_models rejects the rest
-            raise UsageError(f"unknown model {model!r}")
+            )
         frame = pd.DataFrame({"model": model, "channel": full.channels})
         for k in measures:
             frame[k] = credit[k]
@@ -209,8 +224,71 @@ def attribute(
         removal_effects=markov.removal_frame() if markov is not None else None,
         transition_matrix=markov.transition_matrix() if markov is not None else None,
         markov=markov,
+        positions=pd.concat(pos_rows, ignore_index=True) if pos_rows else None,
         meta=info,
     )
+
+
+def _positions_frame(
+    model: str, channels: list[str], grid: dict[str, np.ndarray], measures: list[str]
+) -> pd.DataFrame:
+    """Ordered Shapley credit per channel and position (1 = first channel of the journey),
+    the (channel, position) cells with any credit, by channel then position."""
+    n, width = grid["conversions"].shape
+    frame = pd.DataFrame(
+        {
+            "model": model,
+            "channel": np.repeat(np.asarray(channels, dtype=object), width),
+            "position": np.tile(np.arange(1, width + 1), n),
+        }
+    )
+    for k in measures:
+        frame[k] = grid[k].ravel()
+    used = np.column_stack([grid[k].ravel() for k in measures]).any(axis=1)
+    return frame.iloc[np.flatnonzero(used)].reset_index(drop=True)
+
+
+@dataclass
+class _CampaignSplit:
+    """How Markov and Shapley credit, which is per channel, is split among campaigns: each
+    channel's credit for a measure goes to its campaigns in proportion to their *linear*
+    credit for that measure within the channel (the journey's measure spread evenly over its
+    touches, summed over the channel's touches of each campaign); touches without a campaign
+    keep their share (it reaches no campaign). A channel with no linear credit for that
+    measure is split by its linear conversions, else by its touch counts."""
+
+    share: np.ndarray  # (channels, campaigns + 1, measures); last campaign slot: none
+    n_campaigns: int
+
+    @classmethod
+    def of(cls, ps: PathSet, mvals: np.ndarray, measures: list[str]) -> _CampaignSplit:
+        assert ps.touch_campaign is not None
+        n_c, n_k = ps.n_channels, len(ps.campaigns)
+        camp = np.where(ps.touch_campaign >= 0, ps.touch_campaign, n_k).astype(np.int64)
+        pair = ps.touches.astype(np.int64) * (n_k + 1) + camp
+        lengths = ps.lengths
+        linear = np.repeat(
+            np.divide(1.0, lengths, where=lengths > 0, out=np.zeros(len(lengths))), lengths
+        )
+        lin = _credit_by(pair, linear, ps.offsets, n_c * (n_k + 1), mvals, measures)
+        grid = np.stack([lin[k] for k in measures], axis=-1).reshape(n_c, n_k + 1, -1)
+        counts = np.bincount(pair, minlength=n_c * (n_k + 1)).reshape(n_c, n_k + 1)
+        conv = grid[:, :, measures.index("conversions")]
+        fallback = np.where(
+            conv.sum(axis=1, keepdims=True) > 0, conv, counts.astype(float)
+        )  # (channels, campaigns + 1)
+        total = grid.sum(axis=1, keepdims=True)
+        use = np.where(total > 0, grid, fallback[:, :, None])
+        denom = use.sum(axis=1, keepdims=True)
+        share = np.divide(use, denom, out=np.zeros_like(use), where=denom > 0)
+        return cls(share, n_k)
+
+    def apply(self, credit: dict[str, np.ndarray], measures: list[str]) -> dict[str, np.ndarray]:
+        """Campaign credit for every measure from per-channel ``credit``."""
+        return {
+            k: (credit[k][:, None] * self.share[:, : self.n_campaigns, j]).sum(axis=0)
+            for j, k in enumerate(measures)
+        }
 
 
 def _credit_by(

@@ -16,7 +16,9 @@ from cueva.attribution.settings import MODEL_NAMES, AttributionSettings
 from cueva.errors import UsageError
 
 #: The rule-based models: every model but the data-driven Markov and Shapley.
-RULE_MODELS: tuple[str, ...] = tuple(m for m in MODEL_NAMES if m not in ("markov", "shapley"))
+RULE_MODELS: tuple[str, ...] = tuple(
+    m for m in MODEL_NAMES if m not in ("markov", "shapley", "shapley_ordered")
+)
 
 
 def _per_path_sum(ps: PathSet, w: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ ModelName = Literal[
     "custom",
     "markov",
     "shapley",
+    "shapley_ordered",
 ]
 
 #: Every model, in the order of the comparison table.

@@ -19,6 +19,7 @@ class Show(StrEnum):
     removal = "removal"
     transitions = "transitions"
     campaigns = "campaigns"
+    positions = "positions"
     summary = "summary"
 
 
@@ -48,8 +49,8 @@ def attribute(
             "--model",
             "-m",
             help="Model(s): first_touch, last_touch, last_non_direct, linear, time_decay, "
-            "position_based, w_shaped, full_path, custom, markov, shapley; a comma list or "
-            "'all' (default: the contract's).",
+            "position_based, w_shaped, full_path, custom, markov, shapley, shapley_ordered; "
+            "a comma list or 'all' (default: the contract's).",
             show_default=False,
         ),
     ] = None,
@@ -100,7 +101,8 @@ def attribute(
         Show | None,
         typer.Option(
             help="What to print: credits, comparison (default for several models), removal "
-            "(Markov removal effects), transitions (Markov matrix), campaigns, summary.",
+            "(Markov removal effects), transitions (Markov matrix), campaigns, positions "
+            "(ordered Shapley credit per position), summary.",
             show_default=False,
         ),
     ] = None,
@@ -112,6 +114,8 @@ def attribute(
     Example: cueva attribute --paths Data.csv --sep ';' --model markov --order 1 --format csv
 
     Example: cueva attribute ./acme --model all --milestone won --level account --period 2026-Q2
+
+    Example: cueva attribute ./acme -m shapley_ordered --show positions
     """
     from cueva.attribution.report import attribute_paths, attribute_store
     from cueva.attribution.settings import AttributionSettings
@@ -179,10 +183,14 @@ def attribute(
         frame = result.summary
     elif chosen == Show.campaigns:
         if result.campaigns is None:
-            raise UsageError(
-                "campaign credit needs the store and a rule-based model (e.g. --model linear)"
-            )
+            raise UsageError("campaign credit needs the store (a path file has no campaigns)")
         frame = result.campaigns
+    elif chosen == Show.positions:
+        if result.positions is None:
+            raise UsageError(
+                "--show positions needs the ordered Shapley model (--model shapley_ordered)"
+            )
+        frame = result.positions
     else:
         table = result.removal_effects if chosen == Show.removal else result.transition_matrix
         if table is None:
