@@ -42,7 +42,7 @@ from cueva.contract import Contract, ServiceLevel
 from cueva.errors import UsageError
 from cueva.periods import Period
 from cueva.store import Store
-from cueva.store.cache import cached, data_version
+from cueva.store.cache import cached, data_version, temp_table
 
 #: Columns of :func:`evaluate`'s result.
 RESULT_COLUMNS = (
@@ -130,11 +130,33 @@ class Cache:
         self.as_of = as_of
         self._version: tuple[Any, ...] | None = None
 
-    def _entries(self, sla: ServiceLevel, rng: Range) -> ir.Table:
-        """First entries into the SLA's stage in the range, after its segment filters."""
+    def stage(self, name: str) -> ir.Table:
+        """The first entries into stage ``name`` (person_id, owner_id, entered_at), computed
+        once into a temporary table kept in the store's result cache: the service levels of
+        a stage (volume, quality, response time, coverage) and their joins all read it."""
         from cueva.metrics.funnel import stage_entries
 
-        e = stage_entries(self.store, self.contract, [sla.stage])
+        def build(names: list[str]) -> ir.Table:
+            e = stage_entries(self.store, self.contract, [name])
+            return temp_table(self.store, e.select("person_id", "owner_id", "entered_at"), names)
+
+        return cached(
+            self.store,
+            "sla.stage",
+            name,
+            build,
+            contract=self.contract,
+            version=self._data_version(),
+        )
+
+    def _data_version(self) -> tuple[Any, ...]:
+        if self._version is None:  # one version query per Cache (one scorecard call)
+            self._version = data_version(self.store)
+        return self._version
+
+    def _entries(self, sla: ServiceLevel, rng: Range) -> ir.Table:
+        """First entries into the SLA's stage in the range, after its segment filters."""
+        e = self.stage(sla.stage)
         e = e.filter((e.entered_at >= rng.lo) & (e.entered_at < rng.hi))
         cond = _segment_filter(self.store, sla, "people")
         if cond is not None:
@@ -153,15 +175,13 @@ class Cache:
         segment = tuple(sorted((k, str(v)) for k, v in sla.segment.items()))
         other = sla.accepted_stage if what == "accepted" else ""
         key = (sla.stage, segment, rng.lo, rng.hi, self.as_of, what, other, ids)
-        if self._version is None:  # one version query per Cache (one scorecard call)
-            self._version = data_version(self.store)
         return cached(
             self.store,
             "sla.leads",
             key,
             lambda _names: self._leads(sla, rng, what, ids),
             contract=self.contract,
-            version=self._version,
+            version=self._data_version(),
         )
 
     def _leads(self, sla: ServiceLevel, rng: Range, what: str | None, ids: bool) -> pd.DataFrame:
@@ -170,9 +190,7 @@ class Cache:
         if what is None:
             return _fetch(e.select(*cols, "entered_at"))
         if what == "accepted":
-            from cueva.metrics.funnel import stage_entries
-
-            acc = stage_entries(self.store, self.contract, [sla.accepted_stage])
+            acc = self.stage(sla.accepted_stage)
             acc = acc.filter(acc.person_id.notnull() & (acc.entered_at < self.as_of))
             first = acc.group_by("person_id").aggregate(at=acc.entered_at.min())
         else:

@@ -171,12 +171,11 @@ class ResultCache:
             self._drop(names)
             raise
         with self._lock:
-            if version != self.version:  # an import came in while building
-                self._drop(names)
+            # Another thread saw a newer data version while this one built, or built the same
+            # entry at the same time: the value is returned but not kept, and its tables are
+            # left to the connection (temporary tables end with it), since a caller uses them.
+            if version != self.version or key in self._entries:
                 return value
-            old = self._entries.pop(key, None)
-            if old is not None:  # built twice at once: keep the newer
-                self._drop(old.names)
             self._entries[key] = _Entry(value, names)
             limit = CACHE_SIZE if self.size is None else self.size
             while len(self._entries) > max(limit, 1):
