@@ -230,14 +230,20 @@ def import_files(
     unchanged = set() if force else _unchanged(store)
     staged = []
     records = []
-    with tempfile.TemporaryDirectory(prefix="cueva-import-") as tmp:
+    # The files are hashed in two threads (hashlib releases the GIL), ahead of the loop that
+    # needs each digest, while the engine reads the files' metadata.
+    with (
+        tempfile.TemporaryDirectory(prefix="cueva-import-") as tmp,
+        ThreadPoolExecutor(2) as hashing,
+    ):
+        digests = [hashing.submit(sha256_of, path) for path, _, _ in plan]
         try:
             todo: list[tuple[SourceFile, Table, int, str]] = []
             header_errors: list[RowError] = []
-            for path, spec, shown in plan:
+            for (path, spec, shown), hashed in zip(plan, digests, strict=True):
                 size = path.stat().st_size
                 tell(f"hashing {shown}")
-                digest = sha256_of(path)
+                digest = hashed.result()
                 if (digest, spec.name) in unchanged:
                     result.files.append(FileResult(shown, spec.name, 0, skipped=True))
                     done += size
@@ -291,6 +297,8 @@ def import_files(
                         _raise_if_any(*checks.result())
                         _record(adapter, records, started)
         finally:
+            for hashed in digests:
+                hashed.cancel()  # files not hashed yet when the import stopped early
             adapter.drop_staged(staged)
     result.seconds = time.perf_counter() - started
     return result

@@ -363,6 +363,7 @@ class DuckDBAdapter(Adapter):
             )
 
         usable: list[Staged] = []
+        surplus: dict[str, int | None] = {}
         for st in staged:
             if st.rejects and self._rejected(st, note):
                 continue
@@ -378,13 +379,16 @@ class DuckDBAdapter(Adapter):
                 )
                 continue
             usable.append(st)
-            self._check_rows(st, note, locate)
+            # A table's only file: its key check's first step rides on the same scan.
+            alone = sum(1 for o in staged if o.table.name == st.table.name) == 1
+            surplus[st.file] = self._check_rows(st, note, locate, alone)
 
         by_table: dict[str, list[Staged]] = {}
         for st in usable:
             by_table.setdefault(st.table.name, []).append(st)
         for name, group in by_table.items():
-            self._check_keys(TABLES[name], group, locate)
+            known = surplus.get(group[0].file) if len(group) == 1 else None
+            self._check_keys(TABLES[name], group, locate, known)
         for name, group in by_table.items():
             self._check_references(TABLES[name], group, by_table, locate)
 
@@ -432,8 +436,12 @@ class DuckDBAdapter(Adapter):
         st: Staged,
         note: Callable[[str, int, list[RowError]], None],
         locate: Callable[[str, int, str, str | None, str], None],
-    ) -> None:
-        """Parse failures, missing values, negatives and enum values: one scan of the rows."""
+        key_hashes: bool = False,
+    ) -> int | None:
+        """Parse failures, missing values, negatives and enum values: one scan of the rows.
+
+        With ``key_hashes``, the same scan also returns the rows beyond the first of each
+        distinct key hash (the first step of :meth:`_check_keys`); else None."""
         spec = st.table
         aggs = [f"count(*) FILTER (WHERE __bad & {1 << c.bit} <> 0)" for c in st.checks]
         rules: list[tuple[str, str, str]] = []  # (column, condition, message)
@@ -452,9 +460,15 @@ class DuckDBAdapter(Adapter):
                     )
                 )
         aggs += [f"count(*) FILTER (WHERE {cond})" for _, cond, _ in rules]
+        if key_hashes:
+            keys = ", ".join(q(k) for k in spec.key)
+            aggs.append(f"count(*) - count(DISTINCT hash({keys}))")
         if not aggs:
-            return
+            return None
         got = self._q(f"SELECT {', '.join(aggs)} FROM {st.typed}")[0]
+        extra = 1 if key_hashes else 0
+        key_surplus = int(got[-1]) if key_hashes else None
+        got = got[: len(got) - extra]
         failed_bits = [(c, n) for c, n in zip(st.checks, got, strict=False) if n]
         if failed_bits:
             # Raw values of the first offending rows: re-read them from the file.
@@ -487,15 +501,19 @@ class DuckDBAdapter(Adapter):
                 column,
                 message,
             )
+        return key_surplus
 
     def _check_keys(
         self,
         spec: Table,
         group: list[Staged],
         locate: Callable[[str, int, str, str | None, str], None],
+        hash_surplus: int | None = None,
     ) -> None:
         """Keys must be unique within the batch (rows with the same key in the store are
-        replaced). Two identical touchpoints without an id are one touch listed twice."""
+        replaced). Two identical touchpoints without an id are one touch listed twice.
+        ``hash_surplus``: the rows beyond the first of each distinct key hash, when the
+        row checks already counted them."""
         keys = ", ".join(q(k) for k in spec.key)
         union = " UNION ALL ".join(
             f"SELECT {lit(s.file)} AS __file, __row, {keys} FROM {s.typed}" for s in group
@@ -517,7 +535,11 @@ class DuckDBAdapter(Adapter):
         # Distinct 64-bit hashes prove distinct keys, cheaply; only a shortfall (a duplicate
         # or, rarely, a collision) needs the exact count on the keys themselves.
         n_dupes = derived_dupes = 0
-        if self._q(f"SELECT count(*) - count(DISTINCT hash({keys})) FROM {source}")[0][0]:
+        if hash_surplus is None:
+            hash_surplus = self._q(f"SELECT count(*) - count(DISTINCT hash({keys})) FROM {source}")[
+                0
+            ][0]
+        if hash_surplus:
             n_dupes, derived_dupes = surplus(f"({keys})")
         for s in group:
             s.dedupe = bool(derived_dupes)
