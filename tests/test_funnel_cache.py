@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from cueva.contract import parse_contract, starter_contract
@@ -281,3 +283,22 @@ def test_stores_over_one_file_keep_separate_caches(ws: Workspace) -> None:
         assert cache.result_cache(second) is not cache.result_cache(first)
         assert F.stage_counts(second, ws.contract, Q1).equals(counts)
     assert F.stage_counts(first, ws.contract, Q1).equals(counts)
+
+
+def test_result_cache_bounds_the_bytes_of_frames(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ws.store()
+    frame = pd.DataFrame({"x": np.zeros(1000)})  # 8,000 bytes of values, plus the index
+    size = int(frame.memory_usage(index=True).sum())
+    monkeypatch.setattr(cache, "CACHE_BYTES", 2 * size)
+    probes = {k: _Probe(store, frame) for k in "abc"}
+    for k in "abc":
+        cache.cached(store, "frames", k, probes[k])
+    rc = cache.result_cache(store)
+    assert (len(rc), rc.nbytes, rc.stats.evictions) == (2, 2 * size, 1)  # a was dropped
+    cache.cached(store, "frames", "a", probes["a"])
+    assert probes["a"].calls == 2
+    monkeypatch.setattr(cache, "CACHE_BYTES", size // 2)
+    cache.cached(store, "frames", "d", _Probe(store, frame))
+    assert len(rc) == 1  # over the budget alone, the newest entry is still kept

@@ -18,8 +18,9 @@ keyed by
   contracts (two workspaces' contracts over one store, or an edited contract) never share an
   entry.
 
-The cache is bounded: at most :data:`CACHE_SIZE` entries per connection, the least recently
-used dropped first (with its temporary tables). It lives as long as the connection (a weak
+The cache is bounded: at most :data:`CACHE_SIZE` entries per connection, and at most
+:data:`CACHE_BYTES` of frames held in Python (a value's ``memory_usage``, shallow: engine tables
+count nothing), the least recently used dropped first (with its temporary tables). It lives as long as the connection (a weak
 reference: closing and forgetting the store frees it).
 
 A value may own temporary tables of the engine: ``build(names)`` appends the name of each
@@ -48,6 +49,10 @@ _T = TypeVar("_T")
 #: Entries kept per store connection (wide entries for a few segments and grains, deal
 #: tables, the gap's funnel entries, a scorecard's lead tables).
 CACHE_SIZE = 32
+
+#: Bytes of in-memory values (pandas frames: the scorecard's per-lead tables, a few MB each on
+#: a million-person store) kept per connection; the newest entry is always kept.
+CACHE_BYTES = 256 << 20
 
 #: Tables whose row counts are part of the data version besides the import log (the ones the
 #: stage entries read: a write that bypasses the importer still changes the version).
@@ -105,6 +110,16 @@ def contract_key(contract: BaseModel | None) -> str:
 class _Entry:
     value: Any
     names: list[str] = field(default_factory=list)
+    nbytes: int = 0
+
+
+def _nbytes(value: Any) -> int:
+    """Bytes a value holds in Python: a frame's shallow ``memory_usage``, else 0."""
+    usage = getattr(value, "memory_usage", None)
+    if callable(usage):
+        with contextlib.suppress(Exception):
+            return int(usage(index=True).sum())
+    return 0
 
 
 @dataclass(frozen=True)
@@ -133,6 +148,11 @@ class ResultCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the in-memory values kept (frames; engine tables count 0)."""
+        return sum(e.nbytes for e in self._entries.values())
 
     @property
     def stats(self) -> CacheStats:
@@ -176,9 +196,11 @@ class ResultCache:
             # left to the connection (temporary tables end with it), since a caller uses them.
             if version != self.version or key in self._entries:
                 return value
-            self._entries[key] = _Entry(value, names)
+            self._entries[key] = _Entry(value, names, _nbytes(value))
             limit = CACHE_SIZE if self.size is None else self.size
-            while len(self._entries) > max(limit, 1):
+            while len(self._entries) > 1 and (
+                len(self._entries) > limit or self.nbytes > CACHE_BYTES
+            ):
                 self._evictions += 1
                 self._drop(self._entries.pop(next(iter(self._entries))).names)
         return value
@@ -254,6 +276,7 @@ def clear_cache(store: Store) -> None:
 
 
 __all__ = [
+    "CACHE_BYTES",
     "CACHE_SIZE",
     "TEMP_PREFIX",
     "VERSION_TABLES",
