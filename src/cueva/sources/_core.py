@@ -28,7 +28,7 @@ from cueva.contract import Contract
 from cueva.errors import CuevaError, ImportValidationError, RowError
 from cueva.importer import import_files
 from cueva.schema import LOAD_ORDER, TABLES, ColumnType
-from cueva.sources._engine import Engine, clean_text, wall_clock_in
+from cueva.sources._engine import Engine, clean_text, to_boolean, wall_clock_in
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -47,8 +47,6 @@ QUARANTINE_SCHEMA = {
     "quarantined_at": "timestamp",
 }
 BOOK = ("__file", "__row", "__problem", "__pcol", "__pval")
-TRUE_WORDS = ("true", "t", "1", "yes", "y", "si", "sí", "verdadero", "sim", "x")
-FALSE_WORDS = ("false", "f", "0", "no", "n", "falso", "não", "nao", "")
 _UNMAPPED = "#cueva-unmapped#"
 #: Reason of rows held back because a row they reference was.
 CASCADE = "references a quarantined"
@@ -156,13 +154,8 @@ def day_start(v: ir.StringValue, tz: str) -> ir.TimestampValue:
 
 
 def boolean(v: ir.StringValue) -> ir.BooleanValue:
-    """true/false, t/f, 1/0 by a (fast) cast; other spellings (yes, sí, verdadero, ...) by
-    word lists, only for the values the cast does not read."""
-    low = v.lower()
-    words = ibis.cases(
-        (low.isin(TRUE_WORDS), True), (low.isin(FALSE_WORDS), False), else_=ibis.null("boolean")
-    )
-    return ibis.coalesce(v.try_cast("boolean"), words)
+    """true/false, t/f, 1/0, yes/no, sí, verdadero, sim, x, ... (the engine's word lists)."""
+    return to_boolean(v)
 
 
 def num(v: ir.StringValue) -> ir.FloatingValue:
@@ -975,6 +968,7 @@ def add_opportunities(
     from cueva.sources._fx import convert  # (_fx builds on this module)
 
     home = build.contract.currency
+    t = build.engine.materialize(t, "opps")  # the lookups, evaluated once for fx and maps
     deals = t.select(
         id=t.id,
         currency=t.currency,
@@ -989,7 +983,6 @@ def add_opportunities(
     )
     t = apply_map(t, stage_map, "stage", "stage")
     t = apply_map(t, type_map, "type", "type")
-    t = build.engine.materialize(t, "opps")
     stage, stage_unmapped = t["__v_stage"], t["__u_stage"]
     otype, type_unmapped = t["__v_type"], t["__u_type"]
     converted = rates is not None
