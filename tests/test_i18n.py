@@ -22,6 +22,10 @@ def test_extraction_finds_template_and_code_messages() -> None:
     assert "What are my blind spots?" in ids  # python (_render.py)
     assert "Joint meeting pack" in ids  # template
     assert ("overdue by %(num)s day", "overdue by %(num)s days") in ids  # ngettext
+    from cueva.metrics.registry import METRICS
+
+    # the registry's standard definitions, which the glossary shows when the contract has none
+    assert {m.definition for m in METRICS.values()} <= ids
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -21,7 +21,7 @@ from cueva.attribution import attribute_store
 from cueva.cli import main
 from cueva.demo import create_demo
 from cueva.gap.run import gap_report, load_plan, make_plan, plan_counts, save_plan
-from cueva.i18n import Formatter, read_catalog
+from cueva.i18n import Formatter, read_catalog, translations
 from cueva.metrics.funnel import funnel_report
 from cueva.periods import quarter
 from cueva.report import (
@@ -727,6 +727,13 @@ def test_spanish_pack_shows_the_contracts_spanish_text(
         assert N(t.definition) not in glossary_es
     for s in stages:
         assert N(s.description_in("es")) in glossary_es and N(s.description) not in glossary_es
+    # Cueva's own definitions (metrics the contract does not define) come from the catalog
+    registry = data.glossary[data.glossary["source"] == "registry"]
+    assert not registry.empty
+    gettext = translations("es").gettext
+    for definition in registry["definition"]:
+        assert gettext(definition) != definition
+        assert N(gettext(definition)) in glossary_es and N(definition) not in glossary_es
     # the missed service levels' agenda items and the credited milestone use them too
     assert data.scorecard is not None
     missed = data.scorecard.loc[data.scorecard["status"] == "missed", "name"]

@@ -1,6 +1,7 @@
 """Maintain the message catalogs: ``python -m cueva.i18n update`` | ``check``.
 
-``update`` extracts every message id from the report's Python code and Jinja2 templates into
+``update`` extracts every message id from the report's Python code and Jinja2 templates (and
+the metric registry's definitions, shown in the pack's glossary) into
 ``cueva/locale/cueva.pot`` and merges it into each language's ``.po`` file (new ids are added
 empty, ids that disappeared are dropped; English entries are filled with their id). ``check``
 exits 1 and lists the problems when a catalog misses an id or a translation.
@@ -41,6 +42,17 @@ def extract() -> Catalog:
                 auto_comments=comments,
                 context=context,
             )
+    # Cueva's standard metric definitions, which the pack's glossary shows for a metric the
+    # contract does not define (they are written in the registry, not wrapped in gettext)
+    from cueva.metrics.registry import METRICS
+
+    for name, metric in METRICS.items():
+        cat.add(
+            metric.definition,
+            None,
+            [("metrics/registry.py", 0)],
+            auto_comments=[f"the definition of the metric {name}"],
+        )
     return cat
 
 

@@ -634,7 +634,8 @@ def _glossary_section(c: _Ctx) -> dict[str, Any]:
             label, definition = (
                 c.own.term(r["name"], r.get("label"), r["definition"])
                 if source == "contract"
-                else (str(r.get("label") or r["name"]), str(r["definition"]))
+                # Cueva's standard definition, from the metric registry, is a catalog message
+                else (str(r.get("label") or r["name"]), c._(str(r["definition"])))
             )
             rows.append(
                 {

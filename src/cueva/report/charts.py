@@ -63,7 +63,8 @@ def funnel_chart(
     order = list(dict.fromkeys(frame["stage"]))
     series = list(dict.fromkeys(frame["series"]))
     base = alt.Chart(frame).encode(
-        y=alt.Y("stage:N", sort=order, title=y_title),
+        # the contract's stage labels can be long ("Lead cualificado por marketing (MQL)")
+        y=alt.Y("stage:N", sort=order, title=y_title, axis=alt.Axis(labelLimit=260)),
         yOffset=alt.YOffset("series:N", sort=series),
         x=alt.X("value:Q", title=x_title),
         color=alt.Color(
