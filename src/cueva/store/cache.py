@@ -93,7 +93,14 @@ def data_version(store: Store) -> tuple[Any, ...]:
     sql = _VERSION_SQL.get(store.adapter)
     if sql is None:
         sql = _VERSION_SQL[store.adapter] = str(store.con.compile(_version_expr(store)))
-    rows = store.con.raw_sql(sql).fetchall()
+    cursor = store.con.raw_sql(sql)
+    try:
+        rows = cursor.fetchall()
+    finally:
+        # DuckDB's backend hands back its own connection (not to be closed); others a cursor
+        if cursor is not getattr(store.con, "con", None):
+            with contextlib.suppress(Exception):
+                cursor.close()
     return tuple(
         sorted((str(t), int(n), None if last is None else str(last)) for t, n, last in rows)
     )
