@@ -4,6 +4,9 @@ Each phase runs in its own process so that its peak memory (max RSS) is its own:
 
 1. ``generate``: ``cueva.demo.write_demo`` writes the demo's Parquet files;
 2. ``import``: ``cueva.importer.import_files`` loads every table into a fresh store (rows/s);
+   ``floor``: the same files copied by bare ``CREATE TABLE t AS SELECT * FROM read_parquet(f)``
+   (one transaction, no parsing or checks) into a fresh DuckDB file: the floor for any import
+   on this machine at this moment, so ``import / floor`` is comparable across loaded runs;
 3. ``funnel``: ``cueva.metrics.funnel`` by month and by channel over the whole data range:
    each query once cold, then the best of ``--repeat`` warm runs;
 4. ``pandas``: the same funnel (entries per stage by month and by channel, period
@@ -15,6 +18,8 @@ query < 1 s warm, peak memory < 2 GB, >= 10x faster than pandas at <= 1/4 of its
 
 Usage: .venv/bin/python benchmarks/bench_foundation.py --scale large|medium|small
        [--seed 7] [--repeat 3] [--dir PATH (default: a temporary folder)]
+       [--data PATH: the demo's Parquet files already written (e.g. /tmp/cueva-large/data);
+        skips generating them]
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ def phase_import(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
     files = sorted((d / "data").glob("*.parquet"))
     size = sum(f.stat().st_size for f in files)
     with Workspace.open(ws_path) as ws:
+        load_before = os.getloadavg()[0]
         cpu = _cpu()
         t = time.perf_counter()
         result = import_files(ws.store(), files, timezone=ws.contract.timezone)
@@ -103,6 +109,7 @@ def phase_import(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
         cpu = _cpu() - cpu
         per_table = {f.table: f.rows for f in result.files}
     return {
+        "load": [load_before, os.getloadavg()[0]],
         "seconds": seconds,
         "cpu_seconds": cpu,
         "rows": result.rows,
@@ -113,13 +120,47 @@ def phase_import(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
     }
 
 
+def phase_floor(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
+    import duckdb
+
+    from cueva.store.duckdb import DEFAULT_MEMORY_LIMIT
+
+    files = sorted((d / "data").glob("*.parquet"))
+    path = d / "floor.duckdb"
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(f"SET memory_limit = '{DEFAULT_MEMORY_LIMIT}'")  # the same budget as Cueva
+    cpu = _cpu()
+    t = time.perf_counter()
+    con.execute("BEGIN TRANSACTION")
+    rows = 0
+    for f in files:
+        name = f.stem
+        con.execute(f"CREATE TABLE \"{name}\" AS SELECT * FROM read_parquet('{f}')")
+        rows += con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # type: ignore[index]
+    con.execute("COMMIT")
+    seconds = time.perf_counter() - t
+    cpu = _cpu() - cpu
+    con.close()
+    size = path.stat().st_size
+    path.unlink()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "rows": rows,
+        "rows_per_second": rows / seconds,
+        "store_bytes": size,
+    }
+
+
 def phase_funnel(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
     from cueva.metrics import funnel as F
     from cueva.workspace import Workspace
 
-    out: dict[str, Any] = {"queries": {}}
+    out: dict[str, Any] = {"queries": {}, "baseline_mb": _peak_mb()}
     with Workspace.open(d / "ws") as ws:
         store, contract = ws.store(), ws.contract
+        out["opened_mb"] = _peak_mb()
         names = tuple(s.name for s in contract.funnel.stages)
         if names != STAGES:
             raise SystemExit(f"the demo contract's stages changed: {names}; update the peer")
@@ -244,6 +285,9 @@ def pandas_funnel(
 
 
 def phase_pandas(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
+    import pyarrow.parquet  # noqa: F401  (read_parquet's engine: part of the baseline)
+
+    baseline = _peak_mb()
     data = d / "data"
     t = time.perf_counter()
     people = pd.read_parquet(
@@ -272,7 +316,14 @@ def phase_pandas(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
     cold, warm, cpu, res = _best(
         lambda: pandas_funnel(people, events, opps, start, end, filters), repeat
     )
-    return {"load": load, "cold": cold, "warm": warm, "cpu": cpu, "mismatches": compare(d, res)}
+    return {
+        "load": load,
+        "cold": cold,
+        "warm": warm,
+        "cpu": cpu,
+        "mismatches": compare(d, res),
+        "baseline_mb": baseline,
+    }
 
 
 def compare(d: Path, res: dict[str, dict[str, pd.DataFrame]]) -> list[str]:
@@ -310,6 +361,7 @@ def compare(d: Path, res: dict[str, dict[str, pd.DataFrame]]) -> list[str]:
 PHASES: dict[str, Callable[[Path, str, int, int], dict[str, Any]]] = {
     "generate": phase_generate,
     "import": phase_import,
+    "floor": phase_floor,
     "funnel": phase_funnel,
     "pandas": phase_pandas,
 }
@@ -337,14 +389,25 @@ def report(r: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
-    g, i, f, p = r["generate"], r["import"], r["funnel"], r["pandas"]
-    print(f"generate demo: {g['seconds']:.1f} s, peak {g['peak_mb']:.0f} MB")
+    g, i, f, p, fl = r["generate"], r["import"], r["funnel"], r["pandas"], r["floor"]
+    if "seconds" in g:
+        print(f"generate demo: {g['seconds']:.1f} s, peak {g['peak_mb']:.0f} MB")
+    else:
+        print(f"demo files: {g['data']} (not generated in this run)")
     ok = "ok" if i["rows_per_second"] >= 1e6 else "MISSED"
     print(
         f"import: {i['rows']:,} rows in {i['seconds']:.1f} s = {i['rows_per_second']:,.0f} rows/s "
         f"(target >= 1,000,000: {ok}); CPU {i['cpu_seconds']:.1f} s; "
         f"peak {i['peak_mb']:.0f} MB (target < 2048: {'ok' if i['peak_mb'] < 2 * gib else 'MISSED'}); "
-        f"store {i['store_bytes'] / 2**20:.0f} MB"
+        f"store {i['store_bytes'] / 2**20:.0f} MB; load average before/after "
+        f"{i['load'][0]:.1f}/{i['load'][1]:.1f}"
+    )
+    print(
+        f"import floor (bare CREATE TABLE AS SELECT * FROM read_parquet, no parsing or checks): "
+        f"{fl['rows']:,} rows in {fl['seconds']:.1f} s = {fl['rows_per_second']:,.0f} rows/s; "
+        f"CPU {fl['cpu_seconds']:.1f} s; store {fl['store_bytes'] / 2**20:.0f} MB -> import "
+        f"takes {i['seconds'] / fl['seconds']:.2f}x the floor's wall time, "
+        f"{i['cpu_seconds'] / fl['cpu_seconds']:.2f}x its CPU"
     )
     print("funnel queries (whole data range " + " to ".join(f["period"]) + "):")
     slow = 0
@@ -375,6 +438,12 @@ def report(r: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
         f"peak memory: Cueva funnel {f['peak_mb']:.0f} MB, pandas {p['peak_mb']:.0f} MB -> "
         f"{mem:.2f} of pandas (target <= 0.25: {'ok' if mem <= 0.25 else 'MISSED'})"
     )
+    print(
+        f"  baselines (max RSS before any data): Cueva process after imports "
+        f"{f['baseline_mb']:.0f} MB, after opening the store {f['opened_mb']:.0f} MB "
+        f"({f['opened_mb'] / p['peak_mb']:.2f} of the pandas peak); pandas process after "
+        f"imports {p['baseline_mb']:.0f} MB"
+    )
     same = not p["mismatches"]
     print(f"results equal to pandas: {'yes' if same else 'NO: ' + '; '.join(p['mismatches'][:10])}")
 
@@ -385,6 +454,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--phase", choices=list(PHASES), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
@@ -395,8 +465,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cueva-bench-") as tmp:
         d = args.dir or Path(tmp)
         d.mkdir(parents=True, exist_ok=True)
-        results = {}
+        results: dict[str, dict[str, Any]] = {}
+        if args.data:
+            data = d / "data"
+            if not data.exists():
+                data.symlink_to(args.data.resolve(), target_is_directory=True)
+            results["generate"] = {"data": str(args.data), "peak_mb": 0.0}
         for phase in PHASES:
+            if phase == "generate" and args.data:
+                continue
             print(f"... {phase}", file=sys.stderr, flush=True)
             results[phase] = run_phase(phase, d, args)
         report(results, args)
