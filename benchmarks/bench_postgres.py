@@ -7,7 +7,9 @@ against the DuckDB store doing the same in the same run (the peer).
    again into PostgreSQL with ``force`` (every row replaced by key: the merge path);
 3. ``cueva.metrics.funnel`` by month and by channel over the whole data range on both stores:
    each query once cold, then the best of ``--repeat`` warm runs; the funnel reports of the two
-   stores are compared (counts equal, rates within 1e-9).
+   stores are compared (counts equal, rates within 1e-9). On PostgreSQL the funnel runs again
+   with the metrics' temporary tables left without statistics (``create_table`` without the
+   ``ANALYZE`` the store adds), an A/B in the same run.
 
 The PostgreSQL server is a throw-away cluster started like the tests' (tests/pg.py) but
 durable (fsync and synchronous commit on, PostgreSQL's defaults otherwise), on 127.0.0.1;
@@ -111,6 +113,7 @@ def bench_funnel(url: str, ws: Path, repeat: int, server: ServerCpu) -> dict[str
                 warm = min((_timed(fn, server) for _ in range(repeat)), key=lambda r: r[0])
                 out["queries"][f"{name} by {view}"] = {
                     "cold": cold[0],
+                    "cold_server_cpu": cold[2],
                     "warm": warm[0],
                     "cpu": warm[1],
                     "server_cpu": warm[2],
@@ -187,6 +190,15 @@ def main() -> None:
             "duckdb": bench_funnel(duck_url, ws, args.repeat, nothing),
             "postgres": bench_funnel(pg_url, ws, args.repeat, scpu),
         }
+        # A/B in the same run: the metrics' temporary tables without ANALYZE (as Ibis alone).
+        from cueva.store import postgres as P
+
+        analyzed = P.Backend.create_table
+        P.Backend.create_table = P._translated(P.PostgresBackend.create_table)  # type: ignore[method-assign]
+        try:
+            fun["postgres, temp tables not analyzed"] = bench_funnel(pg_url, ws, args.repeat, scpu)
+        finally:
+            P.Backend.create_table = analyzed  # type: ignore[method-assign]
     finally:
         if server is not None:
             server.stop()
@@ -215,6 +227,17 @@ def main() -> None:
         print(
             f"| {q} | {dd['warm']:.3f} s | {p['cold']:.3f} s | {p['warm']:.3f} s | "
             f"{p['cpu']:.2f} s | {p['server_cpu']:.2f} s | {p['warm'] / dd['warm']:.1f}x |"
+        )
+    print(
+        "\n| funnel query (PostgreSQL) | cold, temp tables analyzed | server CPU "
+        "| cold, not analyzed | server CPU | warm analyzed / not |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for q, p in fun["postgres"]["queries"].items():
+        n = fun["postgres, temp tables not analyzed"]["queries"][q]
+        print(
+            f"| {q} | {p['cold']:.3f} s | {p['cold_server_cpu']:.2f} s | {n['cold']:.3f} s | "
+            f"{n['cold_server_cpu']:.2f} s | {p['warm']:.3f} / {n['warm']:.3f} s |"
         )
     problems = [
         p

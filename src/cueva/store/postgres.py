@@ -187,7 +187,17 @@ class Backend(PostgresBackend):
     compiler = COMPILER
     execute = _translated(PostgresBackend.execute)
     to_pyarrow = _translated(PostgresBackend.to_pyarrow)
-    create_table = _translated(PostgresBackend.create_table)
+
+    @_translated
+    def create_table(self, name: str, /, obj: Any = None, **kwargs: Any) -> Any:
+        table = super().create_table(name, obj, **kwargs)
+        if kwargs.get("temp") and obj is not None:
+            # Autovacuum never analyzes temporary tables: without statistics the planner
+            # guesses the size of the metrics' intermediate tables (cached stage entries).
+            with self.con.cursor() as cur:
+                cur.execute(pgsql.SQL("ANALYZE {}").format(pgsql.Identifier(name)))
+        return table
+
     drop_table = _translated(PostgresBackend.drop_table)
     insert = _translated(PostgresBackend.insert)
     raw_sql = _translated(PostgresBackend.raw_sql)
