@@ -85,6 +85,11 @@ class PathSet:
         return np.repeat(np.arange(self.n_paths, dtype=np.int64), self.lengths)
 
     @cached_property
+    def touch_length(self) -> np.ndarray:
+        """Length of the journey of every touch."""
+        return np.repeat(self.lengths, self.lengths)
+
+    @cached_property
     def position(self) -> np.ndarray:
         """0-based position of every touch within its journey."""
         return np.arange(len(self.touches), dtype=np.int64) - np.repeat(

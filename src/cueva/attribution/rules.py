@@ -51,7 +51,7 @@ def rule_weights(ps: PathSet, model: str, settings: AttributionSettings) -> np.n
     """The weight of every touch under rule-based ``model`` (see :data:`RULE_MODELS`)."""
     n_touch = len(ps.touches)
     pos = ps.position
-    length = np.repeat(ps.lengths, ps.lengths)
+    length = ps.touch_length
     first = pos == 0
     last = pos == length - 1
     if model == "first_touch":

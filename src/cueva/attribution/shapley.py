@@ -138,6 +138,8 @@ def ordered_shapley_attribution(
         raise UsageError("no channels: nothing to attribute")
     # the first touch of every channel in every journey, in journey then touch order
     key = ps.path_of_touch * n + ps.touches
+    if ps.n_paths * n < 2**31:  # a narrower key sorts faster
+        key = key.astype(np.int32)
     _, first = np.unique(key, return_index=True)
     first.sort()
     journey = ps.path_of_touch[first]
