@@ -141,3 +141,22 @@ def test_hubspot_import_errors_name_the_export_columns(
         (deals_file, r, amount) for r in rows
     ]
     assert info.value.counts == {deals_file: 2}
+
+
+def test_hubspot_employees_must_be_whole(workspace: Workspace, tmp_path: Path) -> None:
+    """The accounts builder reads "12.0" as 12 and reports "12.5" (it used to round it)."""
+    folder = tmp_path / "hs"
+    shutil.copytree(HUBSPOT_LABELS, folder)
+    companies = read(folder / COMPANIES)
+    companies.loc[0, "Number of Employees"] = "12.0"
+    companies.loc[1, "Number of Employees"] = "12.5"
+    companies.to_csv(folder / COMPANIES, index=False)
+    got = import_hubspot(None, folder, workspace.contract, dry_run=True)
+    assert [(u.table, u.column, u.value, u.reason, u.count, u.file, u.row) for u in got.unmapped][
+        :1
+    ] == [("accounts", "Number of Employees", "12.5", "not a whole number", 1, COMPANIES, 3)]
+    real = import_hubspot(workspace.store(), folder, workspace.contract, quarantine=True)
+    accounts = workspace.store().table("accounts").to_pandas().set_index("account_id")
+    assert accounts.loc[companies.loc[0, "Record ID"], "employees"] == 12
+    assert companies.loc[1, "Record ID"] not in accounts.index
+    assert real.written

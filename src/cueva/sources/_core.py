@@ -866,11 +866,10 @@ def note_sources(build: Build, table: str, file: str, columns: Mapping[str, str 
 
 
 def whole(v: ir.StringValue) -> ir.IntegerValue:
-    """A whole number written as text ("12", "12.0"); NULL for other text ("12.5", "a")."""
+    """A whole number written as text ("12", "12.0", "1e3"); NULL for other text ("12.5",
+    "a"). (The engine's own cast to an integer rounds "12.5" to 13.)"""
     f = v.try_cast("float64")
-    return ibis.coalesce(
-        v.try_cast("int64"), ibis.ifelse(f == f.floor(), f.cast("int64"), ibis.null("int64"))
-    )
+    return ibis.ifelse(f == f.floor(), f.try_cast("int64"), ibis.null("int64"))
 
 
 def add_referenced_owners(
