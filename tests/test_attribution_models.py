@@ -564,3 +564,19 @@ def test_campaign_credit_of_markov_and_shapley_by_hand() -> None:
     camp = r.campaigns[r.campaigns.model == "shapley"].set_index("campaign_id")
     assert camp.conversions.to_dict() == pytest.approx({"k1": 1.0, "k2": 0.5, "k3": 2.0})
     assert camp.channel.to_dict() == {"k1": "a", "k2": "b", "k3": "a"}
+
+
+def test_rows_longer_than_a_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A path longer than the reader's block (4 KB here, 128 KB by default) is read, and a
+    malformed file with one is still located (the blocks grow to hold the longest line)."""
+    import cueva.attribution.paths as paths_mod
+
+    monkeypatch.setattr(paths_mod, "BLOCK_SIZE", 4096)
+    long = " > ".join(["alpha", "beta"] * 1500)  # about 18 KB
+    p = _file(tmp_path, f"{long};1;2;0\na > b;1;1;1\n{long};0.5;1;0\n")
+    ps = read_path_file(p)
+    assert ps.n_paths == 2 and ps.lengths.tolist() == [3000, 2]
+    np.testing.assert_allclose(ps.conversions, [1.5, 1.0])
+    bad = _file(tmp_path, f"{long};1;2;0\na > b;1;x;1\n")
+    with pytest.raises(PathFileError, match="row 3, column total_conversion_value: not a number"):
+        read_path_file(bad)

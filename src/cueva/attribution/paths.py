@@ -159,7 +159,8 @@ def read_path_file(
     ``path`` is channels separated by ``path_sep`` (spaces around names are trimmed). The
     value and null columns are optional: missing columns count as 0 (set ``value_col`` or
     ``null_col`` to None to ignore them). Conversions and values may be fractional. Rows with
-    the same channels in the same order are summed. With ``known_channels``, a channel not in the list is an error.
+    the same channels in the same order are summed. With ``known_channels``, a channel not
+    in the list is an error.
     Errors name the file, the row (1-based, the header is row 1) and the column.
     """
     import pyarrow.csv as pacsv
@@ -172,10 +173,11 @@ def read_path_file(
         raise PathFileError(f"--sep must be one character, got {sep!r}")
     if not path_sep.strip():
         raise PathFileError("the path separator must contain a visible character")
+    scan = _scan(p, path_sep)
     try:
         header = pacsv.open_csv(
             p,
-            read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 16),
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=scan.block(1 << 16)),
             parse_options=pacsv.ParseOptions(delimiter=sep),
         ).schema.names
         _check_columns(shown, header, path_col, conv_col)
@@ -185,6 +187,7 @@ def read_path_file(
                 numeric[key] = col
         ps = _stream_paths(
             p,
+            scan,
             sep=sep,
             encoding=encoding,
             path_sep=path_sep,
@@ -198,12 +201,12 @@ def read_path_file(
             return ps
         # something is malformed: read the whole file again to say which row and column
         table = _read_numeric_fast(
-            p, sep, encoding, path_col, [conv_col, value_col or "", null_col or ""]
+            p, scan, sep, encoding, path_col, [conv_col, value_col or "", null_col or ""]
         )
         if table is None:  # some value is not a number: read as text to locate it
             table = pacsv.read_csv(
                 p,
-                read_options=pacsv.ReadOptions(encoding=encoding),
+                read_options=pacsv.ReadOptions(encoding=encoding, block_size=scan.block(1 << 20)),
                 parse_options=pacsv.ParseOptions(delimiter=sep),
                 convert_options=pacsv.ConvertOptions(
                     column_types={}, strings_can_be_null=False, auto_dict_encode=False
@@ -238,7 +241,7 @@ def _check_columns(shown: str, cols: list[str], path_col: str, conv_col: str) ->
 
 
 def _read_numeric_fast(
-    p: Path, sep: str, encoding: str, path_col: str, numeric: list[str]
+    p: Path, scan: _Scan, sep: str, encoding: str, path_col: str, numeric: list[str]
 ) -> pa.Table | None:
     """Stream the file in blocks with the numeric columns typed as float64 (a lower memory
     peak than reading it whole). None when a numeric value does not parse; raises
@@ -247,7 +250,7 @@ def _read_numeric_fast(
 
     header = pacsv.open_csv(
         p,
-        read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 16),
+        read_options=pacsv.ReadOptions(encoding=encoding, block_size=scan.block(1 << 16)),
         parse_options=pacsv.ParseOptions(delimiter=sep),
     ).schema.names
     types: dict[str, pa.DataType] = {c: pa.float64() for c in numeric if c in header}
@@ -257,7 +260,7 @@ def _read_numeric_fast(
     try:
         reader = pacsv.open_csv(
             p,
-            read_options=pacsv.ReadOptions(encoding=encoding, block_size=4 << 20),
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=scan.block(4 << 20)),
             parse_options=pacsv.ParseOptions(delimiter=sep),
             convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
         )
@@ -272,6 +275,7 @@ def _read_numeric_fast(
 
 def _stream_paths(
     p: Path,
+    scan: _Scan,
     *,
     sep: str,
     encoding: str,
@@ -280,7 +284,7 @@ def _stream_paths(
     numeric: dict[str, str],
     known_channels: list[str] | None,
 ) -> PathSet | None:
-    """Read, split and encode the path file block by block (4 MB of text at a time), so the
+    """Read, split and encode the path file block by block (:data:`BLOCK_SIZE`), so the
     file's path column, its split parts and their hash tables are never held whole: per
     block only the channel codes, path lengths and numbers are kept, then identical channel
     sequences are summed (:func:`_group_sequences`). None when anything is malformed (a value
@@ -294,7 +298,7 @@ def _stream_paths(
     pool = pa.system_memory_pool()
     # Output arrays allocated once from upper bounds (newlines for rows, the separator's first
     # character for touches): untouched pages cost nothing, and no per-block pieces pile up.
-    rows_max, seps_max = _upper_bounds(p, path_sep)
+    rows_max, seps_max = scan.lines, scan.seps
     lens = np.empty(rows_max, dtype=np.int32)
     cols = {k: np.empty(rows_max, dtype=np.float64) for k in numeric}
     touches = np.empty(rows_max + seps_max, dtype=np.int16)
@@ -304,7 +308,7 @@ def _stream_paths(
         reader = pacsv.open_csv(
             p,
             read_options=pacsv.ReadOptions(
-                encoding=encoding, block_size=BLOCK_SIZE, use_threads=False
+                encoding=encoding, block_size=scan.block(BLOCK_SIZE), use_threads=False
             ),
             parse_options=pacsv.ParseOptions(delimiter=sep),
             convert_options=pacsv.ConvertOptions(
@@ -355,16 +359,37 @@ def _stream_paths(
     return _group_sequences(channels, touches[:q], lens[:r], measures, nulls)
 
 
-def _upper_bounds(p: Path, path_sep: str) -> tuple[int, int]:
-    """(newlines + 1, occurrences of the path separator's first character) in the file's
-    bytes: bounds on its rows and on its touches beyond one per row."""
+@dataclass
+class _Scan:
+    """What one pass over the file's bytes tells: newlines + 1 (a bound on the rows),
+    occurrences of the path separator's first character (a bound on the touches beyond one
+    per row) and the longest line (a CSV block must hold a whole row)."""
+
+    lines: int
+    seps: int
+    longest: int
+
+    def block(self, size: int) -> int:
+        """``size``, or more when a line is longer."""
+        return max(size, self.longest + (1 << 10))
+
+
+def _scan(p: Path, path_sep: str) -> _Scan:
     first = path_sep.strip()[:1].encode() or path_sep[:1].encode()
-    lines, seps = 1, 0
+    lines, seps, longest, run = 1, 0, 0, 0
     with p.open("rb") as fh:
         while chunk := fh.read(1 << 20):
-            lines += chunk.count(b"\n")
             seps += chunk.count(first)
-    return lines, seps
+            nl = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == ord("\n"))
+            if len(nl) == 0:
+                run += len(chunk)
+                continue
+            lines += len(nl)
+            longest = max(longest, run + int(nl[0]) + 1)
+            if len(nl) > 1:
+                longest = max(longest, int(np.diff(nl).max()))
+            run = len(chunk) - int(nl[-1]) - 1
+    return _Scan(lines, seps, max(longest, run))
 
 
 def _values(arr: pa.Array, dtype: Any) -> np.ndarray:
