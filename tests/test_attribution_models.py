@@ -512,15 +512,16 @@ def test_streamed_reading_equals_a_whole_file_reference(
 
 
 def test_long_paths_group_exactly(tmp_path: Path) -> None:
-    """Paths longer than one 64-bit key word (3 channels: 31 touches a word) differing only
-    late in the path stay apart; identical ones are summed."""
+    """Paths longer than one 64-bit key word (3 channels: 31 touches a word), and longer than
+    the 4 words keyed together (124 touches), differing only late in the path stay apart;
+    identical ones are summed; first-seen order is kept across short and long rows."""
     rng = np.random.default_rng(3)
-    base = list(rng.choice(["a", "b", "c"], size=80))
+    base = list(rng.choice(["a", "b", "c"], size=200))
     rows = []
-    for i in range(40):
+    for i in range(60):
         p = list(base)
-        p[70 - (i % 4)] = "abc"[i % 3]  # differ only near the end
-        rows.append((" > ".join(p[: 60 + i % 21]), float(i % 5), float(i % 2)))
+        p[70 - (i % 4)] = "abc"[i % 3]  # differ only deep into the path
+        rows.append((" > ".join(p[: (40, 100, 130, 160)[i % 4] + i % 2]), float(i % 5), 1.0))
     frame = pd.DataFrame(rows, columns=["path", "total_conversions", "total_null"])
     f = tmp_path / "long.csv"
     frame.to_csv(f, sep=";", index=False)
@@ -528,6 +529,7 @@ def test_long_paths_group_exactly(tmp_path: Path) -> None:
     ref = _grouped_by_pandas(frame)
     assert len(ref) < len(frame)  # some rows repeat
     assert ps.path_strings() == list(ref.path)
+    assert (ps.lengths > 124).any() and (ps.lengths <= 124).any()
     np.testing.assert_allclose(ps.conversions, ref.total_conversions)
     np.testing.assert_allclose(ps.nulls, ref.total_null)
 

@@ -401,6 +401,50 @@ def _values(arr: pa.Array, dtype: Any) -> np.ndarray:
     return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * width)
 
 
+#: Rows keyed with up to this many 64-bit words together; longer ones apart.
+SHORT_WORDS = 4
+
+
+def _group_rows(
+    touches: np.ndarray,
+    lengths: np.ndarray,
+    offsets: np.ndarray,
+    rows: np.ndarray,
+    base: int,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group ``rows`` (sorted row indices) by channel sequence: each row's group (numbered in
+    key order) and each group's first row."""
+    n = len(rows)
+    lens = lengths[rows]
+    words = max(1, int(-(-int(lens.max(initial=0)) // k)))
+    keys = np.zeros((words, n), dtype=np.int64)
+    powers = np.int64(base) ** np.arange(k, dtype=np.int64)
+    step = 1 << 16
+    for a in range(0, n, step):  # rows a..b of the subset: bounded temporaries
+        b = min(a + step, n)
+        ln = lens[a:b]
+        total = int(ln.sum())
+        starts = np.zeros(b - a, dtype=np.int64)
+        np.cumsum(ln[:-1], out=starts[1:])
+        pos = np.arange(total, dtype=np.int64) - np.repeat(starts, ln)
+        at = np.repeat(offsets[rows[a:b]], ln) + pos
+        digit = (touches[at].astype(np.int64) + 1) * powers[pos % k]
+        slot = (pos // k) * n + np.repeat(np.arange(a, b, dtype=np.int64), ln)
+        np.add.at(keys.reshape(-1), slot, digit)
+    order = np.lexsort(keys[::-1]) if words > 1 else np.argsort(keys[0], kind="stable")
+    new = np.zeros(n, dtype=bool)
+    new[:1] = True
+    for w in range(words):  # a new group where any word differs from the previous key
+        kw = keys[w][order]
+        new[1:] |= kw[1:] != kw[:-1]
+        del kw
+    del keys
+    group = np.empty(n, dtype=np.int64)
+    group[order] = np.cumsum(new) - 1
+    return group, rows[order[new]]  # stable sort: the first row of every group
+
+
 def _group_sequences(
     channels: list[str],
     touches: np.ndarray,
@@ -411,41 +455,32 @@ def _group_sequences(
     """Sum the rows whose channel sequences are identical (first-seen order kept).
 
     Every sequence becomes an exact integer key: its channel codes + 1 as base-(C+1) digits,
-    ``k`` digits per int64 word (as many words as the longest path needs), computed in chunks
-    of rows; rows are grouped by sorting the keys."""
+    ``k`` digits per int64 word, computed in chunks of rows; rows are grouped by sorting the
+    keys. Rows longer than :data:`SHORT_WORDS` words are keyed apart (a short and a long
+    sequence are never equal), so one very long path does not widen every row's key."""
     n = len(lengths)
     base = len(channels) + 1
     k = max(1, int(62 // np.log2(base)))  # digits per word: base**k < 2**62
-    words = max(1, int(-(-int(lengths.max(initial=0)) // k)))
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    keys = np.zeros((words, n), dtype=np.int64)
-    powers = np.int64(base) ** np.arange(k, dtype=np.int64)
-    step = 1 << 16
-    for a in range(0, n, step):  # rows a..b: bounded temporaries
-        b = min(a + step, n)
-        lo, hi = offsets[a], offsets[b]
-        pos = np.arange(hi - lo, dtype=np.int64) - np.repeat(offsets[a:b] - lo, lengths[a:b])
-        digit = (touches[lo:hi].astype(np.int64) + 1) * powers[pos % k]
-        slot = (pos // k) * n + np.repeat(np.arange(a, b, dtype=np.int64), lengths[a:b])
-        np.add.at(keys.reshape(-1), slot, digit)
-    order = np.lexsort(keys[::-1]) if words > 1 else np.argsort(keys[0], kind="stable")
-    order = order.astype(np.int32) if n < 1 << 31 else order
-    new = np.zeros(n, dtype=bool)
-    new[:1] = True
-    for w in range(words):  # a new group where any word differs from the previous key
-        kw = keys[w][order]
-        new[1:] |= kw[1:] != kw[:-1]
-        del kw
-    del keys
-    first_row = order[new]  # stable sort: the first row of every group
-    g = len(first_row)
+    long = lengths > k * SHORT_WORDS
+    subsets = [np.flatnonzero(~long), np.flatnonzero(long)] if long.any() else [np.arange(n)]
+    gid = np.empty(n, dtype=np.int64)
+    firsts: list[np.ndarray] = []
+    g = 0
+    for rows in subsets:
+        if len(rows) == 0:
+            continue
+        local, first = _group_rows(touches, lengths, offsets, rows, base, k)
+        gid[rows] = local + g
+        firsts.append(first)
+        g += len(first)
+    first_row = np.concatenate(firsts)
     rank = np.argsort(first_row, kind="stable")  # groups in first-seen order
-    new_id = np.empty(g, dtype=order.dtype)
-    new_id[rank] = np.arange(g, dtype=order.dtype)
-    gid = np.empty(n, dtype=order.dtype)
-    gid[order] = new_id[np.cumsum(new, dtype=order.dtype) - 1]
-    del order, new, new_id
+    new_id = np.empty(g, dtype=np.int64)
+    new_id[rank] = np.arange(g)
+    gid = new_id[gid]
+    del new_id
     sums = {key: np.bincount(gid, weights=v, minlength=g) for key, v in measures.items()}
     null_sums = np.bincount(gid, weights=nulls, minlength=g)
     del gid
