@@ -154,9 +154,11 @@ Every successful import is recorded in the table `_cueva_imports`, one row per f
 ## Large files
 
 Files are streamed through the engine, never row by row in Python. Parquet files are read in
-place (each check reads only the columns it needs); a CSV file is parsed once into a temporary
-table. The engine keeps within a memory budget, {memory_limit} by default, and spills to a
-temporary folder beside the store beyond it; set `{memory_env}` (e.g. `4GB`) to change it.
+place (each check reads only the columns it needs); when every file of an import is Parquet,
+the checks run beside the write (the write commits only if they find nothing). A CSV file is
+parsed once into a temporary table. The engine keeps within a memory budget, {import_limit}
+while importing and {memory_limit} when querying, and spills to a temporary folder beside the
+store beyond it; set `{memory_env}` (e.g. `4GB`) to use one budget for both.
 `cueva import` shows a progress bar when the files add up to {progress_mb} MB or more.
 
 ## Tables
@@ -194,10 +196,20 @@ def _table(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _size(limit: str) -> str:
+    """'256MB' -> '256 MB'."""
+    return limit[:-2] + " " + limit[-2:]
+
+
 def render() -> str:
     """The import-format page, as Markdown."""
     from cueva.cli.core import PROGRESS_MIN_BYTES
-    from cueva.store.duckdb import DEFAULT_MEMORY_LIMIT, DERIVED_ID_COLUMNS, MEMORY_LIMIT_ENV
+    from cueva.store.duckdb import (
+        DEFAULT_MEMORY_LIMIT,
+        DERIVED_ID_COLUMNS,
+        IMPORT_MEMORY_LIMIT,
+        MEMORY_LIMIT_ENV,
+    )
 
     words = ", ".join
     intro = INTRO.format(
@@ -208,7 +220,8 @@ def render() -> str:
         max_line=MAX_LINE_SIZE >> 20,
         max_errors=MAX_ERRORS_PER_FILE,
         derived=", ".join(f"`{c}`" for c in DERIVED_ID_COLUMNS),
-        memory_limit=DEFAULT_MEMORY_LIMIT.replace("GB", " GB"),
+        memory_limit=_size(DEFAULT_MEMORY_LIMIT),
+        import_limit=_size(IMPORT_MEMORY_LIMIT),
         memory_env=MEMORY_LIMIT_ENV,
         progress_mb=PROGRESS_MIN_BYTES >> 20,
     )
