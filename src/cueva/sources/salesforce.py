@@ -244,6 +244,13 @@ def build_salesforce(
         dropped(t, what)
 
     # ---------------------------------------------------------------- identities
+    def lead_person(t: ir.Table) -> ir.Table:
+        """Live leads ``t`` with ``pid``, their person: the head lead of the contact they were
+        converted into, else themselves (a join with the small head table, not the id map)."""
+        assert head is not None
+        j = t.left_join(head, t.conv_contact == head.contact)
+        return j.select(*[j[c] for c in t.columns], pid=ibis.coalesce(j.lead, j.id))
+
     # A converted lead's contact is the same person: its id is the earliest such lead.
     person_pairs: list[tuple[ir.Table, str]] = []
     dead_people: list[ir.Table] = []
@@ -261,11 +268,8 @@ def build_salesforce(
             ),
             "head",
         )
-        lj = lead.filter(lead.alive)
-        lj = lj.left_join(head, lj.conv_contact == head.contact).select(
-            id=lj.id, pid=ibis.coalesce(head.lead, lj.id)
-        )
-        person_pairs.append((lj, "pid"))
+        lj = lead_person(lead.filter(lead.alive))
+        person_pairs.append((lj.select(id=lj.id, pid=lj.pid), "pid"))
         dead_people.append(lead.filter(~lead.alive & lead.master.notnull()))
     if contact is not None:
         cj = contact.filter(contact.alive)
@@ -366,7 +370,7 @@ def build_salesforce(
     people_parts: list[ir.Table] = []
     if lead is not None:
         lh = lead.filter(lead.alive)
-        lh = lookup(people_ids, lh, "id", "pid")
+        lh = lead_person(lh)
         lh = lh.filter(lh.pid == lh.id)
         if contact is not None:
             c = contact.select(
@@ -496,7 +500,7 @@ def build_salesforce(
     # Person stage events from lead status.
     if lead is not None:
         lv = lead.filter(lead.alive)
-        lv = lookup(people_ids, lv, "id", "pid")
+        lv = lead_person(lv)
         lv = apply_map(lv, vm["lead_status"], "status", "status")
         target, unmapped = lv["__v_status"], lv["__u_status"]
         events = {
@@ -602,7 +606,7 @@ def build_salesforce(
         o = opp.filter(opp.alive)
         if lead is not None:
             lconv = lead.filter(lead.alive & lead.conv_opp.notnull())
-            lconv = lookup(people_ids, lconv, "id", "pid")
+            lconv = lead_person(lconv)
             by_opp = lconv.select(lopp=lconv.conv_opp, lpid=lconv.pid).distinct(
                 on="lopp", keep="first"
             )
