@@ -18,6 +18,10 @@ wall and CPU seconds (user + sys of every thread, the engine's included) of:
 4. the whole ``write_pack`` warm (engine caches filled), concurrent and sequential,
    alternating, ``--rounds`` times each (best shown, every round printed).
 
+``--workers attribution`` (or ``attribution,scorecard``, the default) chooses the sections that
+run in worker threads when concurrent, for every run of the script (``cueva report`` itself
+always uses the default).
+
 Target (issue 7): the whole pack, PDF included, in under 15 seconds for a quarter of the
 ``large`` demo.
 """
@@ -123,7 +127,14 @@ def main() -> int:
     ap.add_argument("--vs", default="2026-Q1")
     ap.add_argument("--lang", default="es")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument(
+        "--workers",
+        default=",".join(_collect.WORKER_SECTIONS),
+        help="sections run in worker threads when concurrent (default: %(default)s)",
+    )
     args = ap.parse_args()
+    workers = tuple(w for w in args.workers.split(",") if w)
+    _collect.WORKER_SECTIONS = workers
 
     path = args.workspace or Path(tempfile.gettempdir()) / f"cueva-bench-report-{args.scale}"
     if not (path / "cueva.duckdb").exists():
@@ -132,7 +143,7 @@ def main() -> int:
         print(f"created the {args.scale} demo in {time.perf_counter() - t0:.1f} s at {path}")
     with Workspace.open(path) as ws:
         rows = ws.store().row_count("touchpoints"), ws.store().row_count("people")
-    print(f"workspace {path}: {rows[1]:,} people, {rows[0]:,} touchpoints")
+    print(f"workspace {path}: {rows[1]:,} people, {rows[0]:,} touchpoints; workers: {workers}")
     print(f"  {'step':58s} {'wall':>8s} {'CPU':>8s}")
 
     tmp = Path(tempfile.mkdtemp(prefix="cueva-bench-report-"))
@@ -141,6 +152,8 @@ def main() -> int:
     py = sys.executable
     code = (
         "import sys; from cueva.workspace import Workspace; from cueva.report import write_pack\n"
+        "from cueva.report import _collect\n"
+        f"_collect.WORKER_SECTIONS = {workers!r}\n"
         "with Workspace.open(sys.argv[1]) as ws:\n"
         "    write_pack(ws, sys.argv[2], sys.argv[5], vs=sys.argv[3], lang=sys.argv[4],"
         " pdf=True, concurrent=sys.argv[6] == 'yes')"

@@ -213,7 +213,7 @@ def collect_pack(
     side = _side_store(ws) if concurrent else None
     running: dict[str, Future[Any]] = {}
     with ThreadPoolExecutor(
-        max_workers=len(WORKER_SECTIONS), thread_name_prefix="cueva-pack"
+        max_workers=max(1, len(WORKER_SECTIONS)), thread_name_prefix="cueva-pack"
     ) as pool:
         if side is not None:
             for key in WORKER_SECTIONS:
