@@ -205,3 +205,26 @@ def test_a_failed_write_with_bad_files_reports_the_files(
     monkeypatch.setattr(DuckDBAdapter, "_write_one", broken)
     err = rejected(base, people(tmp_path / "n" / "people.parquet", ["p9", "p9"], ["a1", "a1"]))
     assert err.errors[0].message.startswith("duplicate key")
+
+
+def touchpoints(path: Path, ids: list[str | None]) -> Path:
+    n = len(ids)
+    return pq(
+        path,
+        touchpoint_id=ids,
+        person_id=["p1"] * n,
+        channel=["email"] * n,
+        occurred_at=pd.to_datetime(["2026-03-01 10:00"] * n),
+    )
+
+
+def test_touchpoint_ids_of_the_file_and_derived_ones(base: Workspace, tmp_path: Path) -> None:
+    """Every touchpoint with its own id: the key check hashes the file's ids (a duplicate is
+    located); without ids, identical touches are one touch."""
+    err = rejected(base, touchpoints(tmp_path / "a" / "touchpoints.parquet", ["t7", "t8", "t7"]))
+    assert [(e.row, e.column, e.value) for e in err.errors] == [(3, "touchpoint_id", "t7")]
+    # Two identical touches without an id, beside one with an id: two rows land.
+    load(base, touchpoints(tmp_path / "b" / "touchpoints.parquet", [None, "t9", " "]))
+    got = base.store().table("touchpoints").execute()
+    derived = got[got.touchpoint_id.str.startswith("h:")]
+    assert len(got) == 4 and len(derived) == 1  # t1, t2 from the base, t9, one derived
