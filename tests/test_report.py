@@ -793,8 +793,8 @@ def test_concurrent_collect_gives_the_sequential_results(demo: Path) -> None:
 
     with Workspace.open(demo) as ws:
         before = threading.active_count()
-        together = collect_pack(ws, PERIOD, vs=VS, lang="es", today=TODAY)
-        apart = collect_pack(ws, PERIOD, vs=VS, lang="es", today=TODAY, concurrent=False)
+        together = collect_pack(ws, PERIOD, vs=VS, lang="es", today=TODAY, concurrent=True)
+        apart = collect_pack(ws, PERIOD, vs=VS, lang="es", today=TODAY)
         assert threading.active_count() == before  # the worker is gone
     assert together.attribution is not None and "attribution" not in together.unavailable
     _assert_same_pack(together, apart)
@@ -823,7 +823,7 @@ def test_an_error_in_a_worker_marks_its_section_unavailable(
     )
     monkeypatch.setattr(cueva.sla, "scorecard", failing("the contract has no service_levels"))
     with Workspace.open(demo) as ws:
-        data = collect_pack(ws, PERIOD, vs=VS, lang="en", today=TODAY)
+        data = collect_pack(ws, PERIOD, vs=VS, lang="en", today=TODAY, concurrent=True)
     assert len(threads) == 2 and all(t.startswith("cueva-pack") for t in threads)
     # raised in the main thread by each section, which shows the first line as the reason
     assert data.unavailable == {

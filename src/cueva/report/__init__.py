@@ -56,14 +56,15 @@ def write_pack(
     pdf: bool = False,
     today: date | None = None,
     agenda_threshold: float = 0.05,
-    concurrent: bool = True,
+    concurrent: bool = False,
 ) -> PackFiles:
     """Collect, render and write the pack to ``out`` (HTML), and with ``pdf`` the PDF beside
     it (same name, ``.pdf``). ``lang`` defaults to the contract's report language.
 
-    ``concurrent`` (default): attribution runs beside the other sections on a second
-    connection, and the chart engine and PDF printer start meanwhile (see
-    :func:`collect_pack`); False does every step one after the other."""
+    ``concurrent``: attribution and the scorecard run beside the other sections on
+    connections of their own, and the chart engine and PDF printer start meanwhile (see
+    :func:`collect_pack`). Off by default: on the two-core machine it was measured on it
+    gained nothing measurable and cost about 5% more CPU (docs/benchmarks.md)."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out must name an .html file, got {out}")

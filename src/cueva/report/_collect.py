@@ -179,16 +179,18 @@ def collect_pack(
     today: date | None = None,
     agenda_threshold: float = 0.05,
     segment_by: str | None = "channel",
-    concurrent: bool = True,
+    concurrent: bool = False,
 ) -> PackData:
     """Every result the pack shows for ``period`` (e.g. ``"2026-Q2"``), compared with the
     plan (``vs=None`` or ``"plan"``) or with another period (``vs="2026-Q1"``).
 
-    With ``concurrent`` (the default), attribution and the scorecard (:data:`WORKER_SECTIONS`)
-    run in worker threads, each on its own connection to the same store, while this thread
-    collects funnel and gap: the engine releases the GIL while it scans, so they overlap on
-    two cores. The results are the same either way (each section is filled in the same
-    order, and a worker's error marks its section unavailable as it would here)."""
+    With ``concurrent``, attribution and the scorecard (:data:`WORKER_SECTIONS`) run in
+    worker threads, each on its own connection to the same store, while this thread collects
+    funnel and gap; the engine releases the GIL while it scans, so they can overlap. The
+    results are the same either way (each section is filled in the same order, and a
+    worker's error marks its section unavailable as it would here). Off by default: on the
+    shared two-core machine it was measured on, the sections are mostly Python (GIL-bound)
+    and the overlap gained nothing measurable (docs/benchmarks.md, "Meeting pack")."""
     contract = ws.contract
     fys = contract.fiscal_year_start
     p = period if isinstance(period, Period) else parse_period(period, fys)
