@@ -119,7 +119,8 @@ class PgServer:
         return server
 
     def _run(self, *cmd: str) -> None:
-        got = subprocess.run([*self.as_user, *cmd], capture_output=True, text=True)
+        # cwd: the postgres OS user may not be allowed into the caller's folder (e.g. /root).
+        got = subprocess.run([*self.as_user, *cmd], capture_output=True, text=True, cwd=self.root)
         if got.returncode != 0:
             log = self.root / "server.log"
             tail = log.read_text()[-2000:] if log.is_file() else ""
