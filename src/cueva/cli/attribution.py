@@ -10,7 +10,6 @@ import typer
 
 from cueva.cli.common import FormatOpt, OutputFormat, StoreOpt, console, open_workspace
 from cueva.errors import UsageError
-from cueva.output import emit
 
 
 class Show(StrEnum):
@@ -199,6 +198,8 @@ def attribute(
     label = ", ".join(
         f"markov order {result.meta['markov_order']}" if m == "markov" else m for m in models
     )
+    from cueva.output import emit
+
     emit(
         frame,
         fmt.value,

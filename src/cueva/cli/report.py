@@ -8,15 +8,6 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from cueva.actions import (
-    action_history,
-    add_action,
-    complete_action,
-    contract_teams,
-    list_actions,
-    reopen_action,
-    today_in,
-)
 from cueva.cli.common import (
     FormatOpt,
     OutputFormat,
@@ -25,7 +16,6 @@ from cueva.cli.common import (
     console,
     open_workspace,
 )
-from cueva.output import emit
 
 actions_app = typer.Typer(
     name="actions",
@@ -100,6 +90,8 @@ def actions_add(
 
     Example: cueva actions add ./acme --team sales --owner "Ana" --due 2026-07-15 "Call back every MQL within 4 business hours"
     """
+    from cueva.actions import add_action, contract_teams
+
     with open_workspace(path, store) as ws:
         item = add_action(
             ws.store(),
@@ -125,6 +117,8 @@ def actions_done(
 
     Example: cueva actions done ./acme 3
     """
+    from cueva.actions import complete_action
+
     with open_workspace(path, store) as ws:
         item = complete_action(ws.store(), action_id)
     console.print(Text(f"action item {item.action_id} is done: {item.text}"))
@@ -140,6 +134,8 @@ def actions_reopen(
 
     Example: cueva actions reopen ./acme 3
     """
+    from cueva.actions import reopen_action
+
     with open_workspace(path, store) as ws:
         item = reopen_action(ws.store(), action_id)
     console.print(Text(f"action item {item.action_id} is open again: {item.text}"))
@@ -156,6 +152,9 @@ def actions_list(
 
     Example: cueva actions list ./acme --status all --format csv
     """
+    from cueva.actions import list_actions, today_in
+    from cueva.output import emit
+
     with open_workspace(path, store) as ws:
         frame = list_actions(ws.store(), status, today=today_in(ws.contract.timezone))  # type: ignore[arg-type]
     if fmt == OutputFormat.table:
@@ -183,6 +182,9 @@ def actions_history(
 
     Example: cueva actions history ./acme 3
     """
+    from cueva.actions import action_history
+    from cueva.output import emit
+
     with open_workspace(path, store) as ws:
         frame = action_history(ws.store(), action_id)
     emit(frame, fmt.value, console=console, title=f"Action item {action_id}")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from cueva.cli.common import (
@@ -18,17 +17,9 @@ from cueva.cli.common import (
     open_workspace,
 )
 from cueva.errors import UsageError
-from cueva.output import emit
-from cueva.sources import (
-    SourceSummary,
-    import_hubspot,
-    import_mapping,
-    import_salesforce,
-    import_warehouse,
-    load_value_maps,
-    quarantined,
-    suggest_mapping,
-)
+
+if TYPE_CHECKING:
+    from cueva.sources import SourceSummary
 
 mapping_app = typer.Typer(
     help="Mapping files for CRMs and spreadsheets Cueva does not know.",
@@ -59,6 +50,10 @@ QuarantineOpt = Annotated[
 
 def print_summary(summary: SourceSummary, fmt: OutputFormat) -> None:
     """Print an import summary; a dry run that would fail exits 1."""
+    import pandas as pd
+
+    from cueva.output import emit
+
     if fmt == OutputFormat.json:
         console.print_json(json.dumps(summary.to_dict(), default=str))
     elif fmt == OutputFormat.csv:
@@ -124,6 +119,8 @@ def import_crm(
 
     Example: cueva import-crm ./acme --salesforce exports/sf-2026-05 --dry-run
     """
+    from cueva.sources import import_hubspot, import_mapping, import_salesforce, load_value_maps
+
     chosen = [x for x in (salesforce, hubspot, mapping) if x is not None]
     if len(chosen) != 1:
         raise UsageError("give exactly one of --salesforce DIR, --hubspot DIR, --mapping FILE")
@@ -183,6 +180,8 @@ def import_wh(
 
     Example: cueva import-warehouse ./acme --url duckdb:///data/warehouse.duckdb --dry-run
     """
+    from cueva.sources import import_warehouse
+
     with open_workspace(path, store) as ws:
         summary = import_warehouse(
             ws.store(), url, ws.contract, kind=kind, dry_run=dry_run, quarantine=quarantine
@@ -197,6 +196,9 @@ def show_quarantine(
 
     Example: cueva quarantine ./acme --format csv > held-back.csv
     """
+    from cueva.output import emit
+    from cueva.sources import quarantined
+
     with open_workspace(path, store) as ws:
         emit(quarantined(ws.store()), fmt.value, console=console, title="quarantined rows")
 
@@ -215,6 +217,8 @@ def suggest(
 
     Example: cueva mapping suggest exports/leads.csv -o mapping.yaml
     """
+    from cueva.sources import suggest_mapping
+
     text = suggest_mapping(file, sep=sep, table=table).to_yaml()
     if output is not None:
         if output.exists():
