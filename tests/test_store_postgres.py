@@ -380,3 +380,23 @@ def test_compiler_closes_the_gaps_the_metrics_hit() -> None:
     )
     latest = sql(t.filter(t.version == t.version.max().over(group_by=t.id)))
     assert 'WHERE "version" = _w' in latest and '"t0"."version" = _w' not in latest
+
+
+def test_cli_init_with_store(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``cueva init DIR --store URL`` records the store; ``status`` then reads PostgreSQL."""
+    monkeypatch.delenv("CUEVA_STORE", raising=False)
+    team = tmp_path / "team"
+    got = invoke(capsys, "init", str(team), "--store", pg_url)
+    assert got.code == 0, got.err
+    assert pg_url in got.out and not (team / "cueva.duckdb").exists()
+    write(tmp_path / "owners.csv", OWNERS)
+    assert invoke(capsys, "import", str(team), str(tmp_path / "owners.csv")).code == 0
+    got = invoke(capsys, "status", str(team), "--format", "json")
+    assert got.code == 0, got.err
+    assert '"owners"' in got.out
+    with Store.open(pg_url) as store:
+        assert store.row_count("owners") == 2
+    got = invoke(capsys, "init", str(tmp_path / "bad"), "--store", pg_url.replace("@", ":pw@", 1))
+    assert got.code == 1 and "PGPASSWORD" in got.err and "Traceback" not in got.err

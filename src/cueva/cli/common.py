@@ -28,7 +28,8 @@ class OutputFormat(StrEnum):
 WorkspaceArg = Annotated[
     Path,
     typer.Argument(
-        help="Workspace folder (holds cueva.yaml and cueva.duckdb).", show_default=False
+        help="Workspace folder (holds cueva.yaml and cueva.duckdb or store.url).",
+        show_default=False,
     ),
 ]
 FormatOpt = Annotated[
@@ -38,7 +39,7 @@ StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store URL instead of the workspace's DuckDB file (also env CUEVA_STORE).",
+        help="Store URL for this command instead of the workspace's store (also env CUEVA_STORE).",
         show_default=False,
     ),
 ]

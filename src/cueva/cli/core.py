@@ -36,13 +36,25 @@ def init(
         str | None, typer.Option(help="Company name (default: the folder name).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing cueva.yaml.")] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Store URL the workspace keeps using (recorded in store.url), e.g. "
+            "postgresql://me@db:5432/cueva; no password in it (PGPASSWORD or ~/.pgpass). "
+            "Default: the workspace's own cueva.duckdb.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create a workspace: a commented starter cueva.yaml and an empty store.
 
     Example: cueva init ./acme --company "Acme Robotics"
+
+    Example (a team's PostgreSQL store): cueva init ./team --store postgresql://me@db:5432/cueva
     """
-    ws = Workspace.init(path, company, force=force)
-    console.print(f"created {ws.contract_path} and {ws.store_path}")
+    ws = Workspace.init(path, company, force=force, store_url=store)
+    console.print(f"created {ws.contract_path} and the store {ws.store_label}")
     console.print("next: edit the contract with both teams, then 'cueva import' your data")
 
 
