@@ -485,9 +485,11 @@ def test_path_file_groups_repeated_paths_and_optional_columns(tmp_path: Path) ->
     assert lin.to_dict() == {"b": 1.5, "a": 1.5, "c": 2.0}
 
 
-def _grouped_by_pandas(frame: pd.DataFrame) -> pd.DataFrame:
+def _grouped_by_pandas(frame: pd.DataFrame, sep: str = ">") -> pd.DataFrame:
     """Reference grouping: channels trimmed and joined with " > ", summed, first-seen order."""
-    key = frame.path.str.split(">").map(lambda parts: " > ".join(p.strip() for p in parts))
+    key = frame.path.str.split(sep, regex=False).map(
+        lambda parts: " > ".join(p.strip() for p in parts)
+    )
     cols = [c for c in frame.columns if c != "path"]
     return frame.assign(path=key).groupby("path", sort=False)[cols].sum().reset_index()
 
@@ -508,6 +510,46 @@ def test_streamed_reading_equals_a_whole_file_reference(
     np.testing.assert_allclose(ps.measures["value"], ref.total_conversion_value, rtol=1e-12)
     np.testing.assert_allclose(ps.nulls, ref.total_null, rtol=1e-12)
     whole = paths_from_frame(frame)  # the in-memory reader groups the same way
+    assert whole.path_strings() == ps.path_strings() and whole.channels == ps.channels
+
+
+@pytest.mark.parametrize("sep", [">", "|", "=>"])
+def test_random_spacing_unicode_and_separators_equal_a_pandas_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sep: str
+) -> None:
+    """Paths cut at the separator's bytes (one ASCII character) or by Arrow's split (several
+    characters), in tiny blocks: random spacing around names, multi-byte UTF-8 names, quoted
+    fields with the CSV separator inside, lengths 1-40 (one to three key words with 9
+    channels), equal the plain pandas grouping; the in-memory reader agrees."""
+    import cueva.attribution.paths as paths_mod
+
+    rng = np.random.default_rng(11)
+    names = np.array(["a", "bé", "直接", "paid;search", "e", "f f", "g", "h", "i"])
+    pads = np.array(["", " ", "  ", "\t"])
+    rows = []
+    for _ in range(3000):
+        n = int(rng.integers(1, 41)) if rng.random() < 0.3 else int(rng.integers(1, 4))
+        parts = [
+            pads[rng.integers(4)] + c + pads[rng.integers(4)]
+            for c in names[rng.integers(0, 3 + n % 7, n)]
+        ]
+        rows.append((sep.join(parts), float(rng.integers(0, 3)), float(rng.integers(0, 5))))
+    frame = pd.DataFrame(rows, columns=["path", "total_conversions", "total_null"])
+    f = tmp_path / "p.csv"
+    frame.to_csv(f, sep=";", index=False)
+    monkeypatch.setattr(paths_mod, "BLOCK_SIZE", 4096)
+
+    def slow_way(*args: object) -> None:
+        raise AssertionError("a well-formed file is read the slow way")
+
+    monkeypatch.setattr(paths_mod, "_read_numeric_fast", slow_way)
+    ps = read_path_file(f, path_sep=sep)
+    ref = _grouped_by_pandas(frame, sep)
+    assert len(ref) < len(frame) and ps.lengths.max() > 2 * 14
+    assert ps.path_strings() == list(ref.path)
+    np.testing.assert_array_equal(ps.conversions, ref.total_conversions)
+    np.testing.assert_array_equal(ps.nulls, ref.total_null)
+    whole = paths_from_frame(frame, path_sep=sep)
     assert whole.path_strings() == ps.path_strings() and whole.channels == ps.channels
 
 
