@@ -258,6 +258,39 @@ def fmt(r: dict[str, Any] | None) -> str:
     return f"model {r['model']:7.2f} s  total {r['total']:7.2f} s{cpu}  peak {r['peak_mb']:7.0f} MB"
 
 
+def end_to_end(me: str, peer: str | None, path: Path, rounds: int) -> None:
+    """Issue 4's end-to-end pair (the file to exact Markov order 1, against CA's read_csv +
+    markov_model), alternated ``rounds`` times so both see the same machine load; prints every
+    run, then the ratios of the median and of the best runs (wall, CPU, peak memory)."""
+    import statistics
+
+    ours: list[dict[str, Any]] = []
+    theirs: list[dict[str, Any]] = []
+    print(f"  cueva imports only           {fmt(run(me, 'cueva', 'imports', path))}")
+    for i in range(rounds):
+        o = run(me, "cueva", "markov1", path)
+        t = run(peer, "ca", "markov1", path) if peer else None
+        if o is not None:
+            ours.append(o)
+            print(f"  round {i + 1} cueva markov1  read {o['read']:5.2f} s  {fmt(o)}")
+        if t is not None:
+            theirs.append(t)
+            print(f"  round {i + 1} CA markov1     read {t['read']:5.2f} s  {fmt(t)}")
+    if not ours or not theirs:
+        return
+    for what, pick in (("median", statistics.median), ("best", min)):
+        w = pick(r["total"] for r in theirs) / pick(r["total"] for r in ours)
+        c = pick(r["cpu"] for r in theirs) / pick(r["cpu"] for r in ours)
+        m = pick(r["peak_mb"] for r in theirs) / pick(r["peak_mb"] for r in ours)
+        print(
+            f"  CA / cueva, {what} of {len(ours)}: total wall {w:.1f}x, CPU {c:.1f}x, peak {m:.2f}x"
+        )
+    model = statistics.median(r["model"] for r in theirs) / statistics.median(
+        r["model"] for r in ours
+    )
+    print(f"  CA / cueva, median model call alone: {model:.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
@@ -272,6 +305,10 @@ def main() -> None:
         help="--store: 'all' (all models, all data) or a model list; '' = the contract's model",
     )  # fmt: skip
     ap.add_argument("--period", default="", help="--store: milestones in this period (2026-Q2)")
+    ap.add_argument(
+        "--rounds", type=int, default=0,
+        help="only the end-to-end pair: Cueva Markov order 1 and CA's, alternated this many times",
+    )  # fmt: skip
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "TASK", "PATH"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -307,6 +344,9 @@ def main() -> None:
     for n in a.sizes:
         path = ensure_input(a.work, n)
         print(f"\n== {n:,} path rows ({path.name}, 20 channels)")
+        if a.rounds:
+            end_to_end(me, peer, path, a.rounds)
+            continue
         res: dict[str, dict[str, Any] | None] = {}
         res["cueva imports only"] = run(me, "cueva", "imports", path)
         res["cueva read"] = run(me, "cueva", "read", path)
