@@ -20,6 +20,9 @@ Usage: .venv/bin/python benchmarks/bench_foundation.py --scale large|medium|smal
        [--seed 7] [--repeat 3] [--dir PATH (default: a temporary folder)]
        [--data PATH: the demo's Parquet files already written (e.g. /tmp/cueva-large/data);
         skips generating them]
+       [--workspace PATH: a workspace with the demo already imported (e.g. a private copy of
+        /tmp/cueva-large; its data/ folder is the Parquet files unless --data says otherwise);
+        skips generating, importing and the floor: only the funnel and pandas phases run]
 """
 
 from __future__ import annotations
@@ -166,6 +169,7 @@ def phase_funnel(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
             raise SystemExit(f"the demo contract's stages changed: {names}; update the peer")
         period = F.data_period(store, contract)
         out["period"] = [str(period.start), str(period.end)]
+        out["period_mb"] = _peak_mb()
         for view, kw in VIEWS.items():
             by, grain = kw["by"], kw["grain"]
             queries: dict[str, Callable[[], Any]] = {
@@ -382,18 +386,26 @@ def run_phase(phase: str, d: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(r: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
-    gib = 1024
     load = os.getloadavg()
     print(f"# Foundation benchmark: scale {args.scale}, seed {args.seed}, repeat {args.repeat}")
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
-    g, i, f, p, fl = r["generate"], r["import"], r["funnel"], r["pandas"], r["floor"]
+    g, f, p = r["generate"], r["funnel"], r["pandas"]
     if "seconds" in g:
         print(f"generate demo: {g['seconds']:.1f} s, peak {g['peak_mb']:.0f} MB")
     else:
         print(f"demo files: {g['data']} (not generated in this run)")
+    if "import" in r:
+        report_import(r["import"], r["floor"])
+    else:
+        print(f"import: skipped (workspace {args.workspace} already imported)")
+    report_funnel(f, p)
+
+
+def report_import(i: dict[str, Any], fl: dict[str, Any]) -> None:
+    gib = 1024
     ok = "ok" if i["rows_per_second"] >= 1e6 else "MISSED"
     print(
         f"import: {i['rows']:,} rows in {i['seconds']:.1f} s = {i['rows_per_second']:,.0f} rows/s "
@@ -409,6 +421,9 @@ def report(r: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
         f"takes {i['seconds'] / fl['seconds']:.2f}x the floor's wall time, "
         f"{i['cpu_seconds'] / fl['cpu_seconds']:.2f}x its CPU"
     )
+
+
+def report_funnel(f: dict[str, Any], p: dict[str, Any]) -> None:
     print("funnel queries (whole data range " + " to ".join(f["period"]) + "):")
     slow = 0
     for name, t in f["queries"].items():
@@ -441,7 +456,8 @@ def report(r: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     print(
         f"  baselines (max RSS before any data): Cueva process after imports "
         f"{f['baseline_mb']:.0f} MB, after opening the store {f['opened_mb']:.0f} MB "
-        f"({f['opened_mb'] / p['peak_mb']:.2f} of the pandas peak); pandas process after "
+        f"({f['opened_mb'] / p['peak_mb']:.2f} of the pandas peak), after data_period "
+        f"{f.get('period_mb', 0):.0f} MB; pandas process after "
         f"imports {p['baseline_mb']:.0f} MB"
     )
     same = not p["mismatches"]
@@ -455,6 +471,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--workspace", type=Path, default=None)
     ap.add_argument("--phase", choices=list(PHASES), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
@@ -466,6 +483,11 @@ def main() -> None:
         d = args.dir or Path(tmp)
         d.mkdir(parents=True, exist_ok=True)
         results: dict[str, dict[str, Any]] = {}
+        if args.workspace:
+            ws = d / "ws"
+            if not ws.exists():
+                ws.symlink_to(args.workspace.resolve(), target_is_directory=True)
+            args.data = args.data or args.workspace / "data"
         if args.data:
             data = d / "data"
             if not data.exists():
@@ -473,6 +495,8 @@ def main() -> None:
             results["generate"] = {"data": str(args.data), "peak_mb": 0.0}
         for phase in PHASES:
             if phase == "generate" and args.data:
+                continue
+            if phase in ("import", "floor") and args.workspace:
                 continue
             print(f"... {phase}", file=sys.stderr, flush=True)
             results[phase] = run_phase(phase, d, args)
