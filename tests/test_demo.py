@@ -172,6 +172,27 @@ def test_write_demo_writes_parquet_per_table(tmp_path: Path) -> None:
     assert people.equals(generate(3, "small")["people"])
 
 
+def test_write_demo_chunks_tables_into_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row groups of ``ROW_GROUP_ROWS`` rows (DuckDB scans and compresses one row group per
+    thread); a smaller size here so that the small demo's tables span several."""
+    from cueva.demo import writer
+
+    assert writer.ROW_GROUP_ROWS == 122_880  # DuckDB's row group size
+    monkeypatch.setattr(writer, "ROW_GROUP_ROWS", 1000)
+    paths = write_demo(tmp_path / "d", seed=3, scale="small")
+    tables = generate(3, "small")
+    for path in paths:
+        meta = pq.ParquetFile(path).metadata
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        n = tables[path.stem].num_rows
+        assert sum(sizes) == n
+        assert sizes == [1000] * (n // 1000) + ([n % 1000] if n % 1000 else []), path.stem
+        assert pq.read_table(path).equals(tables[path.stem])
+    assert pq.ParquetFile(paths[LOAD_ORDER.index("people")]).metadata.num_row_groups > 1
+
+
 def test_demo_contract_is_valid() -> None:
     contract = parse_contract(demo_contract_text(), "demo_contract.yaml")
     assert contract.timezone == "Europe/Madrid" and contract.currency == "EUR"

@@ -21,6 +21,12 @@ from cueva.store import STORE_FILE
 from cueva.workspace import Workspace
 
 DATA_DIR = "data"
+#: Rows per Parquet row group: DuckDB's own row group size. DuckDB scans a Parquet file one
+#: row group per thread and compresses what it writes per row group, so a 1M-row table in
+#: one row group (pyarrow's default size) is imported on one core; in row groups of this size
+#: both cores of a laptop work on it (docs/benchmarks.md, Foundation). Exports of CRMs and
+#: warehouses often come chunked like this too.
+ROW_GROUP_ROWS = 122_880
 
 
 def demo_contract_text() -> str:
@@ -43,7 +49,7 @@ def _write_tables(directory: Path, tables: dict[str, pa.Table]) -> list[Path]:
     def write(item: tuple[str, Path]) -> None:
         name, path = item
         tmp = path.with_suffix(".parquet.tmp")
-        pq.write_table(tables[name], tmp, compression="snappy")
+        pq.write_table(tables[name], tmp, compression="snappy", row_group_size=ROW_GROUP_ROWS)
         tmp.replace(path)
 
     # pyarrow releases the GIL while encoding: two files at a time keep both cores busy.
@@ -125,4 +131,11 @@ def create_demo(
     return DemoResult(path, files, rows, seconds, imported)
 
 
-__all__ = ["DATA_DIR", "DemoResult", "create_demo", "demo_contract_text", "write_demo"]
+__all__ = [
+    "DATA_DIR",
+    "ROW_GROUP_ROWS",
+    "DemoResult",
+    "create_demo",
+    "demo_contract_text",
+    "write_demo",
+]
