@@ -38,7 +38,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ibis
@@ -579,9 +579,9 @@ def _counts_expr(q: _Query, w: _Wide) -> ir.Table:
     for i in range(len(q.contract.funnel.stages)):
         t = w.side(q, i)
         f = t.filter(q.in_period(t[f"_at{i}"]))
-        parts.append(f.select(**_keys(q, f, i), stage_order=ibis.literal(i, "int64")))
+        parts.append(f.select(**_keys(q, f, i, day=True), stage_order=ibis.literal(i, "int64")))
     u = _union(parts)
-    return u.group_by([*_grid_cols(q), "stage_order"]).aggregate(entered=u.count())
+    return _by_day(q, u, "stage_order", {"entered": u.count()})
 
 
 def _counts(q: _Query, w: _Wide) -> pd.DataFrame:
@@ -715,18 +715,16 @@ def _cohort_expr(q: _Query, w: _Wide, window: int) -> ir.Table:
         f = t.filter(q.in_period(t[f"_at{i}"]))
         # _d<i>: days from the entry into A to the first linked entry into B (negative for
         # out-of-order data, which counts as reached; null when B was never entered)
-        reached = (f[f"_d{i}"] <= window).fill_null(False)
+        reached = (_gap(f, i) <= window).fill_null(False)
         parts.append(
             f.select(
-                **_keys(q, f, i),
+                **_keys(q, f, i, day=True),
                 _pair=ibis.literal(i, "int64"),
                 _reached=reached.cast("int64"),
             )
         )
     u = _union(parts)
-    return u.group_by([*_grid_cols(q), "_pair"]).aggregate(
-        cohort=u.count(), reached=u._reached.sum()
-    )
+    return _by_day(q, u, "_pair", {"cohort": u.count(), "reached": u._reached.sum()})
 
 
 def _cohort(q: _Query, w: _Wide, window: int) -> pd.DataFrame:
@@ -800,8 +798,10 @@ def _times_expr(q: _Query, w: _Wide) -> ir.Table:
     for i in range(len(q.contract.funnel.stages) - 1):
         t = w.side(q, i + 1)
         # _d<i>: days from the linked entry into A to this entry into B (null without one)
-        f = t.filter(q.in_period(t[f"_at{i + 1}"]) & (t[f"_d{i}"] >= 0))
-        parts.append(f.select(**_keys(q, f, i + 1), _pair=ibis.literal(i, "int64"), _d=f[f"_d{i}"]))
+        f = t.filter(q.in_period(t[f"_at{i + 1}"]))
+        f = f.mutate(_d=_gap(f, i))
+        f = f.filter(f._d >= 0)
+        parts.append(f.select(**_keys(q, f, i + 1), _pair=ibis.literal(i, "int64"), _d=f._d))
     u = _union(parts)
     return u.group_by([*_grid_cols(q), "_pair"]).aggregate(
         pairs=u.count(), median_days=u._d.quantile(0.5), p90_days=u._d.quantile(0.9)
@@ -1020,10 +1020,13 @@ class _Wide:
     the first opportunity stage after the person stages (position ``boundary``),
     ``_at<boundary>``: the person's first opportunity entry into it. ``opps``: one row per
     opportunity with ``_at<i>`` for the opportunity stages and ``_atp``, its person's entry
-    into the stage before ``boundary``. Both carry ``_d<i>``, the days from the entry into
-    stage ``i`` to the entry into ``i + 1`` of the row (the person's first opportunity on
-    ``people``, the person's entry ``_atp`` on ``opps``), ``_seg`` (with ``by``) and ``_b<i>``,
-    the bucket of ``_at<i>`` (with a grain), computed once.
+    into the stage before ``boundary``. Both carry ``_seg`` (with ``by``: a small integer,
+    the position of the label in ``segs``).
+
+    Nothing else is kept (no ids, no buckets, no durations): the tables are cached in the
+    engine's memory for every later query, so they hold only what cannot be derived cheaply
+    from them. The days between two entries (:func:`_gap`) and an entry's bucket
+    (:func:`_keys`) are computed by the queries, on the rows they keep.
 
     Every metric is then a scan of these tables without joins: a stage pair is two columns
     of one row.
@@ -1049,14 +1052,40 @@ class _Wide:
         return t
 
 
-def _keys(q: _Query, t: ir.Table, i: int) -> dict[str, Any]:
-    """The grouping columns of an entry into stage ``i`` of wide table ``t``."""
+def _keys(q: _Query, t: ir.Table, i: int, day: bool = False) -> dict[str, Any]:
+    """The grouping columns of an entry into stage ``i`` of wide table ``t``: ``_seg`` with
+    a segment, ``_bucket`` with a grain (or, with ``day``, ``_day``: the entry's date, for
+    :func:`_by_day`)."""
     keys: dict[str, Any] = {}
     if q.by is not None:
         keys["_seg"] = t._seg
     if q.grain is not None:
-        keys["_bucket"] = t[f"_b{i}"]
+        at = t[f"_at{i}"]
+        keys["_day"] = at.date() if day else truncate_expr(at, q.grain, q.fys)
+        if not day:
+            keys["_bucket"] = keys.pop("_day")
     return keys
+
+
+def _by_day(q: _Query, u: ir.Table, key: str, sums: Mapping[str, ir.Value]) -> ir.Table:
+    """``sums`` (counts and sums only) of ``u`` (rows keyed by :func:`_keys` with ``day``)
+    grouped by segment, bucket and ``key``: summed by day first, then by bucket (bucketing
+    the few hundred days instead of every row: on the ``large`` demo a bucket of each of 1M
+    rows cost ~40 ms of CPU, a date 7 ms)."""
+    seg = ["_seg"] if q.by is not None else []
+    if q.grain is None:
+        return u.group_by([*seg, key]).aggregate(**sums)
+    d = u.group_by([*seg, "_day", key]).aggregate(**sums)
+    d = d.mutate(_bucket=truncate_expr(d._day, q.grain, q.fys))
+    return d.group_by([*seg, "_bucket", key]).aggregate(**{c: d[c].sum() for c in sums})
+
+
+def _gap(t: ir.Table, i: int) -> ir.FloatingValue:
+    """On wide table ``t``: days from the entry into stage ``i`` to the linked entry into
+    ``i + 1`` (on ``opps``, the entry into the stage before the boundary is the person's,
+    ``_atp``); negative for out-of-order data, null when either is missing."""
+    a = t[f"_at{i}"] if f"_at{i}" in t.columns else t._atp
+    return _days(t[f"_at{i + 1}"], a)
 
 
 def _union(parts: Sequence[ir.Table]) -> ir.Table:
@@ -1065,13 +1094,6 @@ def _union(parts: Sequence[ir.Table]) -> ir.Table:
 
 def _orders(contract: Contract, etype: str) -> list[int]:
     return [i for i, s in enumerate(contract.funnel.stages) if s.entry.entity_type == etype]
-
-
-def _with_buckets(q: _Query, t: ir.Table, orders: Sequence[int]) -> ir.Table:
-    if q.grain is None:
-        return t
-    grain = q.grain
-    return t.mutate(**{f"_b{i}": truncate_expr(t[f"_at{i}"], grain, q.fys) for i in orders})
 
 
 def _pivot_people(q: _Query, e: ir.Table) -> ir.Table | None:
@@ -1094,12 +1116,10 @@ def _pivot_people(q: _Query, e: ir.Table) -> ir.Table | None:
     if q.by is not None:
         aggs["_seg"] = src._seg.max(where=src.stage_order != boundary)
     t = src.group_by("_k").aggregate(**aggs)
-    last = boundary if boundary > 0 else orders[-1]
-    t = t.mutate(**{f"_d{i}": _days(t[f"_at{i + 1}"], t[f"_at{i}"]) for i in range(last)})
-    return _with_buckets(q, t, orders)
+    return t.drop("_k")
 
 
-def _pivot_opps(q: _Query, e: ir.Table, people: ir.Table | None) -> ir.Table | None:
+def _pivot_opps(q: _Query, e: ir.Table) -> ir.Table | None:
     orders = _orders(q.contract, "opportunity")
     if not orders:
         return None
@@ -1112,50 +1132,154 @@ def _pivot_opps(q: _Query, e: ir.Table, people: ir.Table | None) -> ir.Table | N
     if q.by is not None:
         aggs["_seg"] = src._seg.max()
     o = src.group_by(_k=src.entity_id).aggregate(**aggs)
-    if boundary > 0 and people is not None:
-        p = people.select(_pk=people._k, _atp=people[f"_at{boundary - 1}"])
+    if boundary > 0 and _orders(q.contract, "person"):
+        # the person's entry into the stage before the boundary (entries are unique per
+        # stage and entity: no grouping needed)
+        before = e.filter(e.stage_order == boundary - 1)
+        p = before.select(_pk=before.entity_id, _atp=before.entered_at)
         j = o.left_join(p, o._pid == p._pk)
         o = j.select(*o.columns, "_atp")
-    prev = {i: o[f"_at{i}"] for i in orders[:-1]}
-    if boundary > 0 and people is not None:
-        prev[boundary - 1] = o._atp
-    o = o.mutate(**{f"_d{i}": _days(o[f"_at{i + 1}"], at) for i, at in prev.items()})
-    return _with_buckets(q, o, orders)
+    return o.drop("_k", "_pid")
 
 
 def _lazy_wide(q: _Query, e: ir.Table) -> _Wide:
     """The wide tables of entries ``e`` as expressions (nothing computed)."""
-    people = _pivot_people(q, e)
-    return _Wide(people, _pivot_opps(q, e, people))
+    return _Wide(_pivot_people(q, e), _pivot_opps(q, e))
 
 
-def _build_wide(q: _Query, e: ir.Table, names: list[str]) -> _Wide:
-    """The wide tables of entries ``e``, computed into temporary tables of the engine (their
-    names are appended to ``names``): the entries once, then each pivot from them."""
+def _segment_labels(q: _Query) -> tuple[str, ...]:
+    """Every label the entries' ``_seg`` can hold (a superset: the values of the segment's
+    column(s) and ``(none)``), sorted; one small query."""
+    store, by = q.store, q.by
+    assert by is not None
+    values: list[ir.Table] = []
+    if by in OWNER_SEGMENTS:
+        for name in ("people", "opportunities"):
+            t = store.table(name)
+            values.append(t.select(_v=t.owner_id.cast("string")).distinct())
+    else:
+        for name in ("people", "accounts"):
+            if by in _columns(store, name):
+                t = store.table(name)
+                values.append(t.select(_v=t[by].cast("string")).distinct())
+    found = _union(values).distinct().execute()["_v"]
+    return tuple(sorted({str(v) for v in found if not pd.isna(v)} | {NONE_LABEL}))
+
+
+def _encode(e: ir.Table, segs: Sequence[str], cols: Sequence[str]) -> ir.Table:
+    """``e``'s columns ``cols`` and its ``_seg`` label replaced by its position in ``segs``."""
+    codes = ibis.memtable(
+        pd.DataFrame({"_sl": list(segs), "_sc": np.arange(len(segs), dtype="int32")})
+    )
+    e = e.select(*cols, "_seg").view()  # a join of its own, not one more link of e's
+    j = e.left_join(codes, e._seg == codes._sl)
+    return j.select(*cols, _seg=j._sc)
+
+
+def _people_by_rules(q: _Query, segs: Sequence[str] | None) -> ir.Table | None:
+    """The ``people`` wide table of the contract's entries, read from the stage rules: every
+    person's row with each person stage's entry (a column of the row, or the first matching
+    event, joined) and the first entry of their opportunities into the boundary stage.
+
+    The same rows as :func:`_pivot_people` over :func:`stage_entries` where they count (it
+    also keeps people who entered no stage: they match no period), but the only hash tables
+    are the (smaller) grouped events and opportunities, probed by the people as they stream:
+    grouping every entry by a text person id held 1M keys at once on the ``large`` demo."""
+    store, contract = q.store, q.contract
+    orders = _orders(contract, "person")
+    if not orders:
+        return None
+    boundary = _boundary(contract)
+    people = store.table("people")
+    types = _columns(store, "people")
+    cols: dict[str, Any] = {"_pid": people.person_id}
+    linked: list[tuple[str, ir.Table]] = []  # (column of the result, table keyed by _eid)
+    for i in orders:
+        stage = contract.funnel.stages[i]
+        _, events, field = _first_entries(store, stage)  # validates the rule
+        entry = stage.entry
+        cond: ir.BooleanValue = ibis.literal(True)
+        if entry.where is not None:
+            cond = cond & people[entry.where].fill_null(False)
+        if entry.filter:
+            cond = cond & value_filter(people, entry.filter, "", "people", types)
+        at: Any = people[field].cast("timestamp") if field is not None else None
+        if events is not None:
+            ev = events.select(_eid=events._eid, **{f"_ev{i}": events._ev.cast("timestamp")})
+            linked.append((f"_ev{i}", ev))
+        cols[f"_f{i}"] = ibis.ifelse(cond, at, ibis.null("timestamp")) if at is not None else None
+        cols[f"_c{i}"] = cond
+    by = q.by
+    from_accounts = by is not None and by not in OWNER_SEGMENTS and by not in types
+    if by in OWNER_SEGMENTS:
+        cols["_seg"] = people.owner_id.cast("string").fill_null(NONE_LABEL)
+    elif by is not None and not from_accounts:
+        cols["_seg"] = people[by].cast("string").fill_null(NONE_LABEL)
+    elif from_accounts:
+        cols["_acc"] = people.account_id
+    base = people.select(**{k: v for k, v in cols.items() if v is not None})
+    if from_accounts:
+        # a person's segment from their account (as _build_entries gives their entries)
+        acc = store.table("accounts")
+        acc = acc.select(_aid=acc.account_id, _sa=acc[by].cast("string"))
+        j = base.left_join(acc, base._acc == acc._aid)
+        base = j.select(*base.columns, _seg=j._sa.fill_null(NONE_LABEL))
+    if boundary > 0:
+        b = _build_entries(store, [(boundary, contract.funnel.stages[boundary])], None)
+        b = b.filter(b.person_id.notnull())
+        b = b.group_by(_eid=b.person_id).aggregate(**{f"_ev{boundary}": b.entered_at.min()})
+        linked.append((f"_ev{boundary}", b))
+    t = base
+    for col, right in linked:
+        right = right.view()
+        j = t.left_join(right, t._pid == right._eid)
+        t = j.select(*t.columns, col)
+    out: dict[str, Any] = {}
+    for i in orders:
+        f = t[f"_f{i}"] if f"_f{i}" in t.columns else None
+        ev = t[f"_ev{i}"] if f"_ev{i}" in t.columns else None
+        if ev is not None:
+            ev = ibis.ifelse(t[f"_c{i}"], ev, ibis.null("timestamp"))
+        at = _earliest(f, ev) if f is not None and ev is not None else (f if ev is None else ev)
+        out[f"_at{i}"] = at.cast("timestamp")
+    if boundary > 0:
+        out[f"_at{boundary}"] = t[f"_ev{boundary}"]
+    if q.by is not None:
+        out["_seg"] = t._seg
+    wide = t.select(**out)
+    if q.by is not None and segs is not None:
+        wide = _encode(wide, segs, [c for c in out if c != "_seg"])
+    return wide
+
+
+def _build_wide(q: _Query, e: ir.Table | None, names: list[str]) -> _Wide:
+    """The wide tables of entries ``e`` (None: the contract's, with the people table read
+    from the stage rules by :func:`_people_by_rules`), computed into temporary tables of the
+    engine (their names are appended to ``names``), each straight from the entries'
+    expression: the entries are not materialised (on the ``large`` demo that long table
+    alone was ~90 MB)."""
 
     def temp(expr: ir.Table) -> ir.Table:
         return _cache.temp_table(q.store, expr, names)
 
+    given = e is not None
+    if e is None:
+        e = _entries(q, None)
     cols = ["entity_id", "person_id", "stage_order", "entered_at"]
-    if q.by is not None:
-        cols.append("_seg")
-    long_name_at = len(names)
-    long = temp(e.select(*cols))
     segs = None
     if q.by is not None:
-        found = long.select("_seg").distinct().execute()["_seg"]
-        segs = tuple(sorted(str(v) for v in found if not pd.isna(v)))
-        codes = ibis.memtable(
-            pd.DataFrame({"_sl": list(segs), "_sc": np.arange(len(segs), dtype="int32")})
-        )
-        j = long.left_join(codes, long._seg == codes._sl)
-        long = j.select(*cols[:-1], _seg=j._sc)
-    people = _pivot_people(q, long)
-    people_t = temp(people) if people is not None else None
-    opps = _pivot_opps(q, long, people_t)
-    opps_t = temp(opps) if opps is not None else None
-    _drop(q.store, [names.pop(long_name_at)])
-    return _Wide(people_t, opps_t, segs)
+        # the labels come from the segment's columns, as the entries' (and with_segment's)
+        segs = _segment_labels(q)
+        e = _encode(e, segs, cols)
+    else:
+        e = e.select(*cols)
+    people = _pivot_people(q, e) if given else _people_by_rules(q, segs)
+    opps = _pivot_opps(q, e)
+    return _Wide(
+        temp(people) if people is not None else None,
+        temp(opps) if opps is not None else None,
+        segs,
+    )
 
 
 def _drop(store: Store, names: Sequence[str]) -> None:
@@ -1164,6 +1288,11 @@ def _drop(store: Store, names: Sequence[str]) -> None:
     for name in names:
         with contextlib.suppress(Exception):
             con.drop_table(name, force=True)
+
+
+#: A placeholder period for the queries that build the cached wide entries (which do not
+#: depend on the period).
+_ALL_TIME = Period(date(1, 1, 1), date(9999, 12, 31), "all time")
 
 
 def data_version(store: Store) -> tuple[Any, ...]:
@@ -1200,8 +1329,9 @@ def _cached(store: Store, contract: Contract, key: str, build: Callable[[list[st
 
 
 def _cached_wide(q: _Query) -> _Wide:
-    key = "|".join(["wide", str(q.by), str(q.grain)])
-    return _cached(q.store, q.contract, key, lambda names: _build_wide(q, _entries(q, None), names))
+    # one table per segment for every grain and period: buckets are computed by the queries
+    key = "|".join(["wide", str(q.by)])
+    return _cached(q.store, q.contract, key, lambda names: _build_wide(q, None, names))
 
 
 def clear_cache(store: Store) -> None:
@@ -1212,12 +1342,25 @@ def clear_cache(store: Store) -> None:
 
 def data_period(store: Store, contract: Contract) -> Period:
     """The whole data range: from the first to the last stage entry or close date of a
-    closed deal (expected close dates of open deals, often in the future, do not count)."""
+    closed deal (expected close dates of open deals, often in the future, do not count).
+
+    Read from the cached wide entries (each stage entry is one ``_at`` value of them), which
+    every funnel query over the period then reuses: the entries are built once, not once
+    for the range and again for the metrics."""
     store = _snap(store)
-    e = stage_entries(store, contract)
+    q = _Query(store, contract, _ALL_TIME, None, None)
+    w = _cached_wide(q)
+    parts = [
+        t.aggregate(lo=t[c].min(), hi=t[c].max())
+        for t in (w.people, w.opps)
+        if t is not None
+        for c in t.columns
+        if c.startswith("_at") and c != "_atp"
+    ]
+    u = _union(parts)
+    r = u.aggregate(lo=u.lo.min(), hi=u.hi.max()).execute()
     o = store.table("opportunities")
     o = o.filter(o.is_closed.fill_null(False) | o.is_won.fill_null(False))
-    r = e.aggregate(lo=e.entered_at.min(), hi=e.entered_at.max()).execute()
     c = o.aggregate(lo=o.close_date.min(), hi=o.close_date.max()).execute()
     los = [v for v in (r["lo"][0], c["lo"][0]) if not pd.isna(v)]
     his = [v for v in (r["hi"][0], c["hi"][0]) if not pd.isna(v)]
