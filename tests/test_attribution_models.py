@@ -624,3 +624,16 @@ def test_rows_longer_than_a_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     bad = _file(tmp_path, f"{long};1;2;0\na > b;1;x;1\n")
     with pytest.raises(PathFileError, match="row 3, column total_conversion_value: not a number"):
         read_path_file(bad)
+
+
+@pytest.mark.parametrize("high", [50, 1 << 40, 1 << 62])
+def test_sequence_key_order_is_a_stable_sort(high: int) -> None:
+    """Keys that fit beside the row number in a uint64 are sorted packed; larger ones are
+    argsorted: either way the order equals a stable argsort (equal keys in row order)."""
+    from cueva.attribution.paths import _key_order
+
+    keys = np.random.default_rng(5).integers(0, high, size=5000, dtype=np.int64)
+    keys[::7] = keys[3]  # many equal keys
+    np.testing.assert_array_equal(
+        _key_order(keys[None, :], len(keys)), np.argsort(keys, kind="stable")
+    )

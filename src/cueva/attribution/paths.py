@@ -497,7 +497,7 @@ def _group_rows(
             digit, seg_start
         )
         del pos, digit, seg_start, t
-    order = np.lexsort(keys[::-1]) if words > 1 else np.argsort(keys[0], kind="stable")
+    order = _key_order(keys, n)
     new = np.zeros(n, dtype=bool)
     new[:1] = True
     for w in range(words):  # a new group where any word differs from the previous key
@@ -516,6 +516,23 @@ def _group_rows(
     renumber = seen[first]
     del seen, starts, first
     return renumber[group]
+
+
+def _key_order(keys: np.ndarray, n: int) -> np.ndarray:
+    """Row order that sorts the keys, equal keys in row order (a stable sort). One-word keys
+    small enough to share a uint64 with the row number are sorted as values, not argsorted
+    (numpy's vectorised sort: half the time on 1e6 rows)."""
+    if len(keys) > 1:
+        return np.lexsort(keys[::-1])
+    bits = max(1, int(n - 1).bit_length())
+    if n and int(keys[0].max()) < 1 << (64 - bits):
+        packed = keys[0].astype(np.uint64)
+        packed <<= np.uint64(bits)
+        packed |= np.arange(n, dtype=np.uint64)
+        packed.sort()
+        packed &= np.uint64((1 << bits) - 1)
+        return packed.view(np.int64)
+    return np.argsort(keys[0], kind="stable")
 
 
 def _first_appearances(ids: np.ndarray) -> np.ndarray:
