@@ -513,7 +513,7 @@ def test_streamed_reading_equals_a_whole_file_reference(
     assert whole.path_strings() == ps.path_strings() and whole.channels == ps.channels
 
 
-@pytest.mark.parametrize("sep", [">", "|", "=>"])
+@pytest.mark.parametrize("sep", [">", "|", "=>", "→"])
 def test_random_spacing_unicode_and_separators_equal_a_pandas_reference(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sep: str
 ) -> None:
