@@ -1225,10 +1225,8 @@ def _people_by_rules(q: _Query, segs: Sequence[str] | None) -> ir.Table | None:
         j = base.left_join(acc, base._acc == acc._aid)
         base = j.select(*base.columns, _seg=j._sa.fill_null(NONE_LABEL))
     if boundary > 0:
-        b = _build_entries(store, [(boundary, contract.funnel.stages[boundary])], None)
-        b = b.filter(b.person_id.notnull())
-        b = b.group_by(_eid=b.person_id).aggregate(**{f"_ev{boundary}": b.entered_at.min()})
-        linked.append((f"_ev{boundary}", b))
+        first = _first_by_person(store, contract.funnel.stages[boundary])
+        linked.append((f"_ev{boundary}", first.rename({f"_ev{boundary}": "_ev"})))
     t = base
     for col, right in linked:
         right = right.view()
@@ -1250,6 +1248,25 @@ def _people_by_rules(q: _Query, segs: Sequence[str] | None) -> ir.Table | None:
     if q.by is not None and segs is not None:
         wide = _encode(wide, segs, [c for c in out if c != "_seg"])
     return wide
+
+
+def _first_by_person(store: Store, stage: Stage) -> ir.Table:
+    """Of an opportunity stage: each person's first entry (``_eid``: the person_id,
+    ``_ev<i>``) of their opportunities, from the stage's rule on the opportunities alone (the
+    entries' other columns, which join the people, are not needed here)."""
+    base, events, field = _first_entries(store, stage)
+    if field is not None and events is not None:
+        j = base.left_join(events, base.opportunity_id == events._eid)
+        at: Any = _earliest(j[field].cast("timestamp"), j._ev)
+        rows = j.select(_p=j.person_id, _a=at.cast("timestamp"))
+    elif field is not None:
+        rows = base.select(_p=base.person_id, _a=base[field].cast("timestamp"))
+    else:
+        assert events is not None
+        j = events.join(base, events._eid == base.opportunity_id)
+        rows = j.select(_p=j.person_id, _a=j._ev.cast("timestamp"))
+    rows = rows.filter(rows._p.notnull() & rows._a.notnull())
+    return rows.group_by(_eid=rows._p).aggregate(_ev=rows._a.min())
 
 
 def _build_wide(q: _Query, e: ir.Table | None, names: list[str]) -> _Wide:
