@@ -509,13 +509,17 @@ def _group_rows(
         del kw
     del keys
     group = np.empty(n, dtype=np.int64)
-    group[order] = np.cumsum(new) - 1  # numbered in key order
+    numbers = np.cumsum(new, dtype=np.int64)
+    numbers -= 1
+    group[order] = numbers  # numbered in key order
+    del numbers
     first = order[new]  # stable sort: each group's first row
     del order, new
     # renumber by first appearance: a group's number is how many groups start before it
     starts = np.zeros(n, dtype=bool)
     starts[first] = True
-    seen = np.cumsum(starts) - 1
+    seen = np.cumsum(starts, dtype=np.int64)
+    seen -= 1
     renumber = seen[first]
     del seen, starts, first
     return renumber[group]
@@ -566,7 +570,7 @@ def _group_sequences(
     np.cumsum(lengths, out=offsets[1:])
     long = lengths > k * SHORT_WORDS
     if not long.any():
-        gid = _group_rows(touches, lengths, offsets, None, base, k).astype(np.int64)
+        gid = _group_rows(touches, lengths, offsets, None, base, k)
         rep = _first_appearances(gid)
     else:
         gid = np.empty(n, dtype=np.int64)
