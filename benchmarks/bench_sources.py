@@ -173,7 +173,7 @@ def time_steps() -> None:
 
     _engine.Engine.read_csv = timed(_engine.Engine.read_csv, "read")  # type: ignore[method-assign]
     _engine.Engine.materialize = timed(_engine.Engine.materialize, "materialize")  # type: ignore[method-assign]
-    _engine.Engine.to_parquet = timed(_engine.Engine.to_parquet, "parquet")  # type: ignore[method-assign]
+    _engine.Engine.write_parquet = timed(_engine.Engine.write_parquet, "parquet")  # type: ignore[method-assign]
     _core.import_files = timed(_core.import_files, "import_files")  # type: ignore[attr-defined]
 
 

@@ -342,3 +342,26 @@ def test_bad_fx_file_names_the_row(tmp_path: Path, workspace: Workspace) -> None
     )
     with pytest.raises(ValueError, match=r"DatedConversionRate\.csv row 3"):
         import_salesforce(workspace.store(), export, workspace.contract)
+
+
+def test_a_record_listed_twice_keeps_its_last_row(tmp_path: Path, workspace: Workspace) -> None:
+    """Repeated ids are found (the distinct key hashes fall short of the rows) and merged:
+    the later row of the export wins, and the summary counts the merged row."""
+    export = tmp_path / "export"
+    shutil.copytree(EXPORT, export)
+    accounts = csv("Account", export)
+    again = accounts.iloc[[1]].copy()
+    again["Name"] = "Empresa 2 renamed"
+    pd.concat([accounts, again]).to_csv(export / "Account.csv", index=False)
+    summary = import_salesforce(workspace.store(), export, workspace.contract)
+    assert summary.merged["duplicate accounts rows (same account_id)"] == 1
+    got = table(workspace, "accounts").set_index("account_id")
+    assert got.loc[again.iloc[0]["Id"], "name"] == "Empresa 2 renamed"
+    assert got.index.is_unique
+    # The fixture's own repeated stage event (a key of four columns) is still merged.
+    assert (
+        summary.merged[
+            "duplicate stage_events rows (same entity_type, entity_id, stage, entered_at)"
+        ]
+        == 1
+    )

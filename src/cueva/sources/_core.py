@@ -28,7 +28,7 @@ from cueva.contract import Contract
 from cueva.errors import CuevaError, ImportValidationError, RowError
 from cueva.importer import import_files
 from cueva.schema import LOAD_ORDER, TABLES, ColumnType
-from cueva.sources._engine import Engine, clean_text, to_boolean, wall_clock_in
+from cueva.sources._engine import Engine, clean_text, key_hash, to_boolean, wall_clock_in
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -519,31 +519,26 @@ def finish(
             )
         keys = list(spec.key)
         t = eng.materialize(t, name)
+        counts = con.execute(t.aggregate(**_table_counts(spec, t))).iloc[0]
         # Rows with the same key (same id listed twice, the same stage event derived twice):
-        # keep the last one. Found with a hash aggregate; ranked only when there are any.
-        ok = t.filter(t["__problem"].isnull())
-        groups = ok.group_by(keys).aggregate(__n=ok.count())
-        dupes = int(con.execute(groups.filter(groups["__n"] > 1)["__n"].sum()) or 0)
-        if dupes:
-            is_ok = t["__problem"].isnull()
-            rank = ibis.row_number().over(
-                group_by=[is_ok, *[t[k] for k in keys]],
-                order_by=[ibis.desc(t["__file"]), ibis.desc(t["__row"])],
-            )
-            t = eng.materialize(t.filter(~is_ok | (rank == 0)), name)
-            n_groups = int(con.execute(groups.filter(groups["__n"] > 1).count()))
-            build.merged[f"duplicate {name} rows (same {', '.join(keys)})"] = dupes - n_groups
+        # keep the last one. As many distinct key hashes as rows prove there are none (one
+        # scan, in the counts' query); otherwise a hash aggregate finds the repeated keys,
+        # and they are ranked only when there are any.
+        if int(counts["n_keys"] or 0) < int(counts["n_ok"] or 0):
+            ok = t.filter(t["__problem"].isnull())
+            groups = ok.group_by(keys).aggregate(__n=ok.count())
+            dupes = int(con.execute(groups.filter(groups["__n"] > 1)["__n"].sum()) or 0)
+            if dupes:
+                is_ok = t["__problem"].isnull()
+                rank = ibis.row_number().over(
+                    group_by=[is_ok, *[t[k] for k in keys]],
+                    order_by=[ibis.desc(t["__file"]), ibis.desc(t["__row"])],
+                )
+                t = eng.materialize(t.filter(~is_ok | (rank == 0)), name)
+                n_groups = int(con.execute(groups.filter(groups["__n"] > 1).count()))
+                build.merged[f"duplicate {name} rows (same {', '.join(keys)})"] = dupes - n_groups
+                counts = con.execute(t.aggregate(**_table_counts(spec, t))).iloc[0]
         final = t
-        good = t["__problem"].isnull()
-        aggs: dict[str, ir.Value] = {
-            "n_ok": good.sum(),
-            "n_bad": t["__problem"].notnull().sum(),
-            "n_files": t["__file"].nunique(where=good),
-        }
-        if spec.time_column:
-            aggs["a"] = t[spec.time_column].min(where=good)
-            aggs["b"] = t[spec.time_column].max(where=good)
-        counts = con.execute(t.aggregate(**aggs)).iloc[0]
         n_ok = int(counts["n_ok"] or 0)
         n_bad = int(counts["n_bad"] or 0)
         bad_counts[name] = n_bad
@@ -628,21 +623,24 @@ def finish(
     # The rows that would be written go to the canonical import as Parquet files, in a
     # defined order (source file, source row, key: unique among these rows after the dedupe)
     # so that a Parquet row it reports can be traced back to its source file and row. The
-    # file is left out of the order when all rows come from one (a sort key equal on every
-    # row costs a full string comparison per pair). A dry run runs the same checks and
-    # writes nothing.
+    # file is sorted by its rank among the table's files, and left out when all rows come
+    # from one: a file name, equal on most pairs of rows, costs a full string comparison per
+    # pair. A dry run runs the same checks and writes nothing.
     with tempfile.TemporaryDirectory(prefix="cueva-source-") as tmp:
         paths: list[Path] = []
         written: dict[str, tuple[str, ir.Table, list[ir.Value]]] = {}
+        jobs: list[tuple[ir.Table, Path]] = []
         for name, t in built.items():
             if not next(x.rows for x in summary.tables if x.table == name):
                 continue
             good = t.filter(t["__problem"].isnull())
-            order = _write_order(name, good, with_file=name not in one_file)
+            files = [] if name in one_file else _files_of(con, good)
+            order = _write_order(name, good, files)
             path = Path(tmp) / f"{name}.parquet"
-            eng.to_parquet(good.order_by(order).drop(*BOOK), path)
+            jobs.append((good.order_by(order).drop(*BOOK), path))
             paths.append(path)
             written[path.name] = (name, good, order)
+        eng.write_parquet(jobs)
         if on_step:
             on_step("check" if dry_run else "import")
         try:
@@ -673,11 +671,35 @@ def finish(
     return summary
 
 
-def _write_order(name: str, good: ir.Table, *, with_file: bool = True) -> list[ir.Value]:
-    """The order the rows of ``good`` are written in: a total order (keys are unique
-    among the rows that are written)."""
+def _table_counts(spec: Any, t: ir.Table) -> dict[str, ir.Value]:
+    """The aggregates :func:`finish` reads of a built table: rows that pass and fail, source
+    files, the time range, and distinct key hashes among the passing rows."""
+    good = t["__problem"].isnull()
+    key = spec.key[0] if len(spec.key) == 1 else None
+    aggs: dict[str, ir.Value] = {
+        "n_ok": good.sum(),
+        "n_bad": t["__problem"].notnull().sum(),
+        "n_files": t["__file"].nunique(where=good),
+        "n_keys": key_hash(t[key] if key else ibis.struct({k: t[k] for k in spec.key})).nunique(
+            where=good
+        ),
+    }
+    if spec.time_column:
+        aggs["a"] = t[spec.time_column].min(where=good)
+        aggs["b"] = t[spec.time_column].max(where=good)
+    return aggs
+
+
+def _write_order(name: str, good: ir.Table, files: list[str]) -> list[ir.Value]:
+    """The order the rows of ``good`` are written in: source file (by its rank in
+    ``files`` sorted by name, when there are several), source row, key; a total order (keys
+    are unique among the rows that are written)."""
     keys = [good[k] for k in TABLES[name].key]
-    return [good["__file"], good["__row"], *keys] if with_file else [good["__row"], *keys]
+    if len(files) <= 1:
+        return [good["__row"], *keys]
+    ranked = sorted(files)
+    rank = ibis.cases(*[(good["__file"] == f, i) for i, f in enumerate(ranked)], else_=len(ranked))
+    return [rank, good["__row"], *keys]
 
 
 def _locate(

@@ -10,6 +10,7 @@ whatever backend the store uses.
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,11 @@ BOOL_MACRO = (
     f"WHEN list_contains({_list(TRUE_WORDS)}, lower(x)) THEN true "
     f"WHEN list_contains({_list(FALSE_WORDS)}, lower(x)) THEN false END)"
 )
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def key_hash(key) -> dt.uint64:  # type: ignore[no-untyped-def]
+    """DuckDB's 64-bit ``hash`` of a value (of a struct, for a key of several columns)."""
 
 
 @ibis.udf.scalar.builtin(name="timezone")
@@ -220,7 +226,40 @@ class Engine:
         return self.con.create_table(self._name(prefix), expr)
 
     def to_parquet(self, expr: ir.Table, path: Path) -> None:
-        self.con.to_parquet(expr, path)
+        self.write_parquet([(expr, path)])
+
+    def write_parquet(self, jobs: list[tuple[ir.Table, Path]], threads: int = 2) -> None:
+        """Write each ``(expr, path)`` as a Parquet file, ``threads`` files at a time.
+
+        The files are intermediate (the canonical import reads them once, from the same
+        machine), so they are written uncompressed: no codec to run on the write nor on the
+        read. Each file is written by its own cursor (a connection to the same in-memory
+        database, with this engine's time zone), so a small file's single-threaded tail
+        overlaps with another file's write.
+        """
+        tz = self.raw.execute("SELECT current_setting('TimeZone')").fetchone()
+        sqls = [
+            f"COPY ({self.con.compile(expr)}) TO {_lit(str(path))} "
+            "(FORMAT parquet, COMPRESSION uncompressed)"
+            for expr, path in jobs
+        ]
+
+        def run(sql: str) -> None:
+            cur = self.raw.cursor()
+            try:
+                if tz:
+                    cur.execute(f"SET TimeZone = {_lit(str(tz[0]))}")
+                cur.execute(sql)
+            finally:
+                cur.close()
+
+        if threads <= 1 or len(sqls) <= 1:
+            for sql in sqls:
+                run(sql)
+            return
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for fut in [pool.submit(run, sql) for sql in sqls]:
+                fut.result()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -233,6 +272,7 @@ __all__ = [
     "Engine",
     "SourceReadError",
     "clean_text",
+    "key_hash",
     "to_boolean",
     "try_strptime",
     "wall_clock_in",
