@@ -302,3 +302,29 @@ def test_result_cache_bounds_the_bytes_of_frames(
     monkeypatch.setattr(cache, "CACHE_BYTES", size // 2)
     cache.cached(store, "frames", "d", _Probe(store, frame))
     assert len(rc) == 1  # over the budget alone, the newest entry is still kept
+
+
+@pytest.mark.parametrize("by", [None, "channel", "owner", "segment", "industry", "tier"])
+def test_cached_entries_equal_the_pivot_of_the_stage_entries(ws: Workspace, by: str | None) -> None:
+    # the cached wide entries read the people's stages straight from the contract's rules
+    # (F._people_by_rules); given entries go through the generic pivot of stage_entries. Both
+    # must agree, with a person-stage filter (mql: ads and unknown channel only), a stage
+    # entered by a column and events (lead) and segments from people, accounts or both
+    text = starter_contract("X").replace(
+        "entry: {events: [mql]}", "entry: {events: [mql], filter: {channel: [ads, null]}}"
+    )
+    assert "filter: {channel" in text
+    contract = parse_contract(text)
+    store = ws.store()
+    e = F.stage_entries(store, contract)
+    for grain in (None, "month"):
+        for fn in (F.stage_counts, F.conversion_by_cohort, F.stage_times):
+            cached = fn(store, contract, Q1, by, grain)  # type: ignore[operator]
+            given = fn(store, contract, Q1, by, grain, entries=e)  # type: ignore[operator]
+            pd.testing.assert_frame_equal(cached, given)
+    counts = F.stage_counts(store, contract, Q1)
+    everyone = F.stage_counts(store, ws.contract, Q1)
+    # mql in Q1: P1 (Jan 7), P2 (Jan 12), P3 (Jan 25), P5 (Feb 20), P7 (Jan 2); P3 (events)
+    # is not an ads person
+    assert int(everyone.loc[everyone["stage"] == "mql", "entered"].iloc[0]) == 5
+    assert int(counts.loc[counts["stage"] == "mql", "entered"].iloc[0]) == 4
