@@ -491,6 +491,12 @@ def _group_rows(
             t = touches[offsets[a] : offsets[b]]
         else:
             t = touches[np.repeat(offsets[rows[a:b]], ln) + pos]
+        if words == 1:  # one word a row: the segments are the rows
+            np.take(powers, pos, out=pos)
+            pos *= t + 1
+            keys[0, a:b] = np.add.reduceat(pos, starts)
+            del pos, t
+            continue
         digit = pos % k
         seg_start = np.flatnonzero(digit == 0)  # every row starts a word (no empty rows)
         np.take(powers, digit, out=digit)
