@@ -228,3 +228,41 @@ def test_touchpoint_ids_of_the_file_and_derived_ones(base: Workspace, tmp_path: 
     got = base.store().table("touchpoints").execute()
     derived = got[got.touchpoint_id.str.startswith("h:")]
     assert len(got) == 4 and len(derived) == 1  # t1, t2 from the base, t9, one derived
+
+
+def test_touchpoints_all_with_ids_are_written_by_one_plain_scan(
+    base: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When every touchpoint has its own id, the write reads the file once (no UNION with a
+    second scan for the id-less ones); when one lacks an id, the identical copies collapse."""
+    inserts: list[str] = []
+    original = DuckDBAdapter._write_one
+
+    def spy(self: DuckDBAdapter, st: Any) -> int:
+        execute = self.raw.execute
+
+        class Con:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(base_con, name)
+
+            def execute(self, sql: str, *args: Any) -> Any:
+                if sql.startswith('INSERT INTO "touchpoints"'):
+                    inserts.append(sql)
+                return execute(sql, *args)
+
+        base_con = self.raw
+        self.raw = Con()  # type: ignore[assignment]
+        try:
+            return original(self, st)
+        finally:
+            self.raw = base_con
+
+    monkeypatch.setattr(DuckDBAdapter, "_write_one", spy)
+    load(base, touchpoints(tmp_path / "a" / "touchpoints.parquet", ["t7", "t8", "t9"]))
+    assert len(inserts) == 1 and "UNION" not in inserts[0]
+    got = base.store().table("touchpoints").execute()
+    assert sorted(got.touchpoint_id) == ["t1", "t2", "t7", "t8", "t9"]
+    load(base, touchpoints(tmp_path / "b" / "touchpoints.parquet", ["t10", None, None]))
+    assert len(inserts) == 2 and "UNION" in inserts[1]
+    got = base.store().table("touchpoints").execute()
+    assert len(got) == 7 and got.touchpoint_id.str.startswith("h:").sum() == 1

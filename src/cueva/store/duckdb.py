@@ -684,7 +684,7 @@ class DuckDBAdapter(Adapter):
                 f"WHERE {match}"
             )
         src = f"SELECT {cols} FROM {st.typed}"
-        if st.derived_key and st.is_view:
+        if st.derived_key and st.is_view and self._rows_without_file_id(st):
             # The checks may still be running (beside the write): do not wait for their
             # verdict on identical touches without an id, collapse them here (the file's
             # own ids are unique, or the checks reject the import).
@@ -696,6 +696,13 @@ class DuckDBAdapter(Adapter):
             src = f"SELECT DISTINCT ON ({keys}) {cols} FROM {st.typed}"
         self.raw.execute(f"INSERT INTO {q(name)} ({cols}) {src}")
         return st.rows
+
+    def _rows_without_file_id(self, st: Staged) -> int:
+        """Staged touchpoints that come without an id of their own. Counted first because
+        the write that collapses their identical copies (a UNION of two scans of the file)
+        costs 2.5-4 CPU s more than a plain one on the large demo's 9.9M touchpoints, all of
+        which have ids; this count reads only the id column (0.9 CPU s)."""
+        return int(self.query(f"SELECT count(*) - count({FILE_IDS}) FROM {st.typed}")[0][0])
 
     def record_import(self, values: list[tuple[Any, ...]]) -> None:
         self.raw.executemany("INSERT INTO _cueva_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
