@@ -1193,7 +1193,8 @@ def _people_by_rules(q: _Query, segs: Sequence[str] | None) -> ir.Table | None:
     people = store.table("people")
     types = _columns(store, "people")
     cols: dict[str, Any] = {"_pid": people.person_id}
-    linked: list[tuple[str, ir.Table]] = []  # (column of the result, table keyed by _eid)
+    linked: list[tuple[list[str], ir.Table]] = []  # (columns of the result, table by _eid)
+    by_events: dict[int, list[str]] = {}  # stage position -> its event names
     for i in orders:
         stage = contract.funnel.stages[i]
         _, events, field = _first_entries(store, stage)  # validates the rule
@@ -1205,8 +1206,7 @@ def _people_by_rules(q: _Query, segs: Sequence[str] | None) -> ir.Table | None:
             cond = cond & value_filter(people, entry.filter, "", "people", types)
         at: Any = people[field].cast("timestamp") if field is not None else None
         if events is not None:
-            ev = events.select(_eid=events._eid, **{f"_ev{i}": events._ev.cast("timestamp")})
-            linked.append((f"_ev{i}", ev))
+            by_events[i] = list(entry.events)
         cols[f"_f{i}"] = ibis.ifelse(cond, at, ibis.null("timestamp")) if at is not None else None
         cols[f"_c{i}"] = cond
     by = q.by
@@ -1224,14 +1224,25 @@ def _people_by_rules(q: _Query, segs: Sequence[str] | None) -> ir.Table | None:
         acc = acc.select(_aid=acc.account_id, _sa=acc[by].cast("string"))
         j = base.left_join(acc, base._acc == acc._aid)
         base = j.select(*base.columns, _seg=j._sa.fill_null(NONE_LABEL))
+    if by_events:
+        # every event-entered person stage from one grouping of the events (one hash table
+        # keyed by person instead of one per stage)
+        sev = store.table("stage_events")
+        wanted = sorted({name for names in by_events.values() for name in names})
+        sev = sev.filter((sev.entity_type == "person") & sev.stage.isin(wanted))
+        firsts = {
+            f"_ev{i}": sev.entered_at.min(where=sev.stage.isin(names)).cast("timestamp")
+            for i, names in by_events.items()
+        }
+        linked.append((list(firsts), sev.group_by(_eid=sev.entity_id).aggregate(**firsts)))
     if boundary > 0:
         first = _first_by_person(store, contract.funnel.stages[boundary])
-        linked.append((f"_ev{boundary}", first.rename({f"_ev{boundary}": "_ev"})))
+        linked.append(([f"_ev{boundary}"], first.rename({f"_ev{boundary}": "_ev"})))
     t = base
-    for col, right in linked:
+    for new_cols, right in linked:
         right = right.view()
         j = t.left_join(right, t._pid == right._eid)
-        t = j.select(*t.columns, col)
+        t = j.select(*t.columns, *new_cols)
     out: dict[str, Any] = {}
     for i in orders:
         f = t[f"_f{i}"] if f"_f{i}" in t.columns else None
