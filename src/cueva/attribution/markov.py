@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from cueva.attribution.paths import PathSet
 from cueva.errors import UsageError
@@ -148,6 +147,8 @@ def _absorb(q: sp.csr_matrix, r: np.ndarray, keep: np.ndarray | None = None) -> 
     if n <= DENSE_MAX:
         a = np.eye(n) - q.toarray()
         return np.asarray(np.linalg.solve(a, r)[0])
+    import scipy.sparse.linalg as spla  # only large chains need it (0.08 s to import)
+
     a_sp = (sp.identity(n, format="csr") - q).tocsr()
     out = np.zeros(r.shape[1])
     lu = None
