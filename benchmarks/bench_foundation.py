@@ -126,13 +126,13 @@ def phase_import(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
 def phase_floor(d: Path, scale: str, seed: int, repeat: int) -> dict[str, Any]:
     import duckdb
 
-    from cueva.store.duckdb import DEFAULT_MEMORY_LIMIT
+    from cueva.store.duckdb import IMPORT_MEMORY_LIMIT
 
     files = sorted((d / "data").glob("*.parquet"))
     path = d / "floor.duckdb"
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
-    con.execute(f"SET memory_limit = '{DEFAULT_MEMORY_LIMIT}'")  # the same budget as Cueva
+    con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")  # the import's budget
     cpu = _cpu()
     t = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
