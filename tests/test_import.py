@@ -445,3 +445,30 @@ def test_extra_column_type_conflict(base: Workspace, tmp_path: Path) -> None:
     pd.DataFrame({"owner_id": ["o6"], "team": ["sales"], "quota": ["ten"]}).to_parquet(g)
     err = rejected(base, g)
     assert err.errors[0].column == "quota"
+
+
+def test_spaces_around_values_are_trimmed_and_blank_is_missing(
+    base: Workspace, tmp_path: Path
+) -> None:
+    """Values are trimmed of spaces at either end (only those that have some are trimmed, for
+    speed), in CSV and Parquet alike; a value of only spaces is missing, so a required column
+    reports it; inner white space and tabs are kept."""
+    load(
+        base,
+        write(
+            tmp_path / "owners.csv",
+            "owner_id,name,team,desk\n  o3 ,  Eva Ruiz  ,sales , north\no4,Tab\tName,marketing,   \n",
+        ),
+    )
+    got = frame(base, "owners").set_index("owner_id")
+    assert got.loc["o3", "name"] == "Eva Ruiz" and got.loc["o3", "team"] == "sales"
+    assert got.loc["o3", "desk"] == "north" and pd.isna(got.loc["o4", "desk"])
+    assert got.loc["o4", "name"] == "Tab\tName"
+    err = rejected(base, write(tmp_path / "b" / "owners.csv", "owner_id,name,team\n   ,X,sales\n"))
+    assert "owners.csv row 2, column owner_id" in str(err)
+    pq_path = tmp_path / "p" / "owners.parquet"
+    pq_path.parent.mkdir()
+    pd.DataFrame({"owner_id": [" o5 "], "name": ["  Pia "], "team": ["sales"]}).to_parquet(pq_path)
+    load(base, pq_path)
+    got = frame(base, "owners").set_index("owner_id")
+    assert got.loc["o5", "name"] == "Pia"

@@ -286,7 +286,7 @@ class DuckDBAdapter(Adapter):
             if spec.has(key):
                 continue
             stype = types[engine]
-            expr = f"NULLIF(trim({q(engine)}), '')" if stype == "VARCHAR" else q(engine)
+            expr = f"NULLIF({_trim(q(engine))}, '')" if stype == "VARCHAR" else q(engine)
             level2.append(f"{expr} AS {q(key)}")
             extra_types[key] = stype
         if len(checks) > 62:  # pragma: no cover - the schema has far fewer
@@ -756,9 +756,17 @@ def _safe_cast(stype: str, target: ColumnType) -> bool:
     return False
 
 
+def _trim(src: str) -> str:
+    """``trim(src)`` (spaces at either end), called only for values that start or end with a
+    space: DuckDB's trim costs about 0.2 us a value, three times the prefix/suffix tests, and
+    almost no exported value needs it (touchpoints of the large demo: 2.9 -> 1.5 CPU s a scan
+    of six text columns). ``src`` must be a plain column reference (it is repeated)."""
+    return f"(CASE WHEN prefix({src}, ' ') OR suffix({src}, ' ') THEN trim({src}) ELSE {src} END)"
+
+
 def _present(src: str, stype: str) -> str:
     if stype == "VARCHAR":
-        return f"coalesce(trim({src}) <> '', false)"
+        return f"coalesce({_trim(src)} <> '', false)"
     return f"({src} IS NOT NULL)"
 
 
@@ -783,7 +791,7 @@ def _parse(src: str, stype: str, col: Column, opts: ReadOptions) -> str:
         if target == "float64":
             return f"(CASE WHEN isfinite(TRY_CAST({src} AS DOUBLE)) THEN TRY_CAST({src} AS DOUBLE) END)"
         return f"TRY_CAST({src} AS {SQL_TYPES[target]})"
-    s = f"NULLIF(trim({src}), '')"
+    s = f"NULLIF({_trim(src)}, '')"
     if target == "string":
         return f"lower({s})" if col.choices else s
     if target == "timestamp":
