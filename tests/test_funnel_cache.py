@@ -170,6 +170,9 @@ def test_compiled_queries_give_ibis_own_results(ws: Workspace, period: str) -> N
         key = list(mine.columns[:3])
         mine = mine.sort_values(key).reset_index(drop=True)
         theirs = theirs.sort_values(key).reset_index(drop=True)
+        if theirs.empty and "_q" in theirs.columns:
+            # an array column (the quantiles) of no rows: Ibis types it float64, this object
+            mine, theirs = mine.drop(columns="_q"), theirs.drop(columns="_q")
         pd.testing.assert_frame_equal(mine, theirs)
         assert (len(mine) > 0) == (period == "2026-Q1")
 

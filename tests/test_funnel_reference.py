@@ -9,7 +9,7 @@ person or account, open and closed deals, and people without a channel.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from cueva.importer import import_files
-from cueva.metrics.funnel import funnel_report
+from cueva.metrics.funnel import funnel_report, stage_times
 from cueva.periods import period_from_range
 from cueva.workspace import Workspace
 
@@ -27,6 +27,7 @@ WINDOW = 45
 PERIOD = period_from_range("2025-04-01", "2026-03-31")
 STAGES = ["lead", "mql", "sql", "opportunity", "won"]
 CHANNELS = ["ads", "events", "seo", None]
+FYS = 4  # a fiscal year from April, for the times by fiscal quarter
 
 
 def _times(rng: np.random.Generator, n: int) -> pd.Series:
@@ -153,17 +154,37 @@ def ref_cohort(e: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
     return out
 
 
-def ref_times(e: pd.DataFrame) -> dict[tuple[str, str], tuple[int, float, float]]:
-    out = {}
+def ref_times(
+    e: pd.DataFrame, label: Callable[[pd.Series], pd.Series] | None = None
+) -> dict[tuple[str, ...], tuple[int, float, float]]:
+    """(channel, [bucket label of ``label``,] stage A) -> (pairs, median, p90 days)."""
+    out: dict[tuple[str, ...], tuple[int, float, float]] = {}
     for a, b in itertools.pairwise(STAGES):
         key = "person_id" if (a, b) == ("sql", "opportunity") else "entity_id"
         ea = e[(e.stage == a) & e[key].notna()].groupby(key).ts.min().rename("a_at")
         eb = e[(e.stage == b) & in_period(e.ts)].join(ea, on=key)
         eb = eb[eb.a_at.notna() & (eb.a_at <= eb.ts)]
         days = (eb.ts - eb.a_at).dt.total_seconds() / 86400
-        for ch, g in days.groupby(eb.channel):
-            out[(ch, a)] = (len(g), float(np.quantile(g, 0.5)), float(np.quantile(g, 0.9)))
+        keys = [eb.channel] if label is None else [eb.channel, label(eb.ts)]
+        for k, g in days.groupby(keys):
+            out[(*k, a)] = (len(g), float(np.quantile(g, 0.5)), float(np.quantile(g, 0.9)))
     return out
+
+
+def month_label(ts: pd.Series) -> pd.Series:
+    return ts.dt.strftime("%Y-%m")
+
+
+def fiscal_quarter_label(ts: pd.Series) -> pd.Series:
+    # fiscal year from April (FYS), named by the year it ends in
+    fy = ts.dt.year + (ts.dt.month >= FYS)
+    q = (ts.dt.month - FYS) % 12 // 3 + 1
+    return "FY" + fy.astype(str) + "-Q" + q.astype(str)
+
+
+def week_label(ts: pd.Series) -> pd.Series:
+    iso = ts.dt.isocalendar()
+    return iso.year.astype(str) + "-W" + iso.week.map("{:02d}".format)
 
 
 def ref_deals(d: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
@@ -223,6 +244,9 @@ def case(
     report["flat"] = flat["stages"]
     report["deals_flat"] = flat["deals"]
     report["pipeline_flat"] = flat["pipeline"]
+    fiscal = ws.contract.model_copy(update={"fiscal_year_start": FYS})
+    for grain in ("quarter", "week"):
+        report[f"times_{grain}"] = stage_times(ws.store(), fiscal, PERIOD, "channel", grain)
     ws.close()
     yield data, report
 
@@ -252,6 +276,33 @@ def test_cohort_conversion_and_times(case: tuple[dict, dict]) -> None:  # type: 
             assert (r.median_days, r.p90_days) == pytest.approx(pairs[1:], abs=1e-6)
             checked += 1
     assert checked >= 10
+
+
+@pytest.mark.parametrize(
+    ("grain", "label"),
+    [("month", month_label), ("quarter", fiscal_quarter_label), ("week", week_label)],
+)
+def test_times_by_bucket(
+    case: tuple[dict, dict],  # type: ignore[type-arg]
+    grain: str,
+    label: Callable[[pd.Series], pd.Series],
+) -> None:
+    # the time between stages of each bucket (of the B entry): months, fiscal quarters from
+    # April, ISO weeks
+    data, report = case
+    want = ref_times(ref_entries(data), label)
+    got = report["stages"] if grain == "month" else report[f"times_{grain}"]
+    if grain == "month":
+        got = got[got.next_stage.notna()].rename(columns={"stage": "from_stage"})
+    checked = 0
+    for r in got.itertuples():
+        pairs = want.get((r.channel, r.period, r.from_stage))
+        if pairs is None:
+            assert pd.isna(r.median_days), (r.channel, r.period, r.from_stage)
+        else:
+            assert (r.median_days, r.p90_days) == pytest.approx(pairs[1:], abs=1e-6)
+            checked += 1
+    assert checked == len(want) and checked >= 20
 
 
 def test_deals_and_pipeline(case: tuple[dict, dict]) -> None:  # type: ignore[type-arg]
