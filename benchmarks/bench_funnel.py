@@ -12,8 +12,15 @@ Cold: the first call on a store (the stage entries are built and cached); warm: 
 again in a fresh child process (``--child``) that reports its peak resident set size
 (VmHWM), next to a child that only imports the same modules and opens the store.
 
+``--baseline SRC`` (with ``--workspace``) also runs an A/B of the warm calls against another
+checkout of Cueva (e.g. ``git worktree add /tmp/base HEAD~1``, SRC ``/tmp/base/src``): fresh
+child processes, this code and the baseline alternated three times, each timing 10 warm
+``funnel_report`` and ``stage_times`` calls; prints each side's CPU seconds (min, median) and
+the ratio baseline / this code.
+
 Usage: .venv/bin/python benchmarks/bench_funnel.py [--people 1000000] [--seed 7] [--repeat 3]
        .venv/bin/python benchmarks/bench_funnel.py --workspace DIR --from 2025-01-01 --to 2026-06-30
+       .venv/bin/python benchmarks/bench_funnel.py --workspace DIR --baseline /tmp/base/src
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,6 +150,55 @@ def child(side: str, workspace: Path, period: Any) -> None:
         pandas_funnel(frames, period.start, period.end, peer_types(contract))
     seconds = time.perf_counter() - t0
     print(json.dumps({"side": side, "peak_mib": peak_rss_mib(), "seconds": seconds}))
+
+
+def warm_child(workspace: Path, period: Any) -> None:
+    """Time 10 warm calls of ``funnel_report`` and of ``stage_times`` (by channel and month)
+    in this fresh process; print their CPU seconds as JSON (for ``--baseline``)."""
+    ws = Workspace.open(workspace)
+    store, contract = ws.store(), ws.contract
+    calls: dict[str, Callable[[], Any]] = {
+        "funnel_report": lambda: F.funnel_report(
+            store, contract, period, "channel", "month", target_pipeline=1e6
+        ),
+        "stage_times": lambda: F.stage_times(store, contract, period, "channel", "month"),
+    }
+    calls["funnel_report"]()  # builds the cache
+    out: dict[str, list[float]] = {}
+    for name, fn in calls.items():
+        fn()
+        cpu = []
+        for _ in range(10):
+            c0 = time.process_time()
+            fn()
+            cpu.append(time.process_time() - c0)
+        out[name] = cpu
+    print(json.dumps(out))
+
+
+def ab_baseline(workspace: Path, baseline: Path, args: argparse.Namespace) -> None:
+    """Warm CPU of this code and of the checkout at ``baseline`` (its ``src``), alternated."""
+    runs: dict[str, dict[str, list[float]]] = {"this code": {}, "baseline": {}}
+    for _ in range(3):
+        for side in runs:
+            env = dict(os.environ)
+            if side == "baseline":
+                env["PYTHONPATH"] = str(baseline)
+            else:
+                env.pop("PYTHONPATH", None)
+            cmd = [sys.executable, __file__, "--child", "warm", "--workspace", str(workspace)]
+            cmd += ["--from", args.from_, "--to", args.to]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+            for name, cpu in json.loads(res.stdout.strip().splitlines()[-1]).items():
+                runs[side].setdefault(name, []).extend(cpu)
+    print(f"A/B warm CPU against {baseline} (30 calls each side, 3 alternated processes):")
+    for name in runs["this code"]:
+        cur, base = runs["this code"][name], runs["baseline"][name]
+        print(
+            f"  {name:16s} this code min {min(cur):.3f} s, median {statistics.median(cur):.3f}"
+            f" s; baseline min {min(base):.3f} s, median {statistics.median(base):.3f} s; "
+            f"ratio baseline / this code (median) {statistics.median(base) / statistics.median(cur):.2f}"
+        )
 
 
 def peak_rss_mib() -> float:
@@ -272,8 +329,20 @@ def main() -> None:
     )
     parser.add_argument("--from", dest="from_", default="2025-01-01")
     parser.add_argument("--to", default="2026-06-30")
-    parser.add_argument("--child", choices=["imports", "cueva", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="with --workspace: also an A/B of the warm calls against the Cueva source folder "
+        "SRC of another checkout (e.g. a git worktree's src)",
+    )
+    parser.add_argument(
+        "--child", choices=["imports", "cueva", "pandas", "warm"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.child == "warm":
+        warm_child(args.workspace, period_from_range(args.from_, args.to))
+        return
     if args.child:
         child(args.child, args.workspace, period_from_range(args.from_, args.to))
         return
@@ -309,6 +378,10 @@ def main() -> None:
             f"pandas {mem['pandas'] - mem['imports']:.0f} "
             f"(ratio {(mem['cueva'] - mem['imports']) / (mem['pandas'] - mem['imports']):.2f})"
         )
+        if args.baseline is not None:
+            if args.workspace is None:
+                raise SystemExit("--baseline needs --workspace")
+            ab_baseline(ws_path, args.baseline, args)
 
 
 def run(ws: Workspace, period: Any, repeat: int) -> None:
