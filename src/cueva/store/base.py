@@ -64,7 +64,8 @@ class Adapter(ABC):
 
     @abstractmethod
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run backend SQL; only backend modules and tests should need it."""
+        """Run backend SQL: hand-written SQL belongs only in backend modules and tests; other
+        modules may run SQL that Ibis compiled for this backend (the funnel's warm queries)."""
 
     @abstractmethod
     def file_columns(self, src: SourceFile) -> list[tuple[str, str]]:
