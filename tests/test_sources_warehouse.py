@@ -14,8 +14,52 @@ from cueva.errors import UsageError
 from cueva.sources.warehouse import import_warehouse
 from cueva.workspace import Workspace
 
+#: dbt_hubspot final models (also loaded into PostgreSQL by test_sources_warehouse_pg.py).
+HUBSPOT_MODELS = {
+    "hubspot__contacts": pd.DataFrame(
+        {
+            "contact_id": [1, 2, 3],
+            "email": ["a@x.es", "b@x.es", "c@x.es"],
+            "created_date": pd.to_datetime(
+                ["2026-01-01 10:00", "2026-01-02 10:00", "2026-01-03 10:00"]
+            ),
+            "property_lifecyclestage": ["marketingqualifiedlead", "lead", "salesqualifiedlead"],
+            "property_hs_analytics_source": ["PAID_SEARCH", "ORGANIC_SEARCH", "OFFLINE"],
+            "property_hs_lifecyclestage_marketingqualifiedlead_date": pd.to_datetime(
+                ["2026-01-05 10:00", None, "2026-01-04 10:00"]
+            ),
+            "property_hs_lifecyclestage_salesqualifiedlead_date": pd.to_datetime(
+                [None, None, "2026-01-06 10:00"]
+            ),
+            "is_contact_deleted": [False, False, False],
+        }
+    ),
+    "hubspot__deals": pd.DataFrame(
+        {
+            "deal_id": [10, 11],
+            "deal_name": ["D10", "D11"],
+            "deal_pipeline_stage_id": ["closedwon", "qualifiedtobuy"],
+            "amount": [5000.0, 700.0],
+            "closed_date": pd.to_datetime(["2026-02-01", "2026-03-01"]),
+            "created_date": pd.to_datetime(["2026-01-10 09:00", "2026-01-11 09:00"]),
+            "is_deal_deleted": [False, False],
+        }
+    ),
+    "hubspot__deal_stages": pd.DataFrame(
+        {
+            "deal_id": [10, 10, 11],
+            "deal_stage_name": ["appointmentscheduled", "closedwon", "qualifiedtobuy"],
+            "date_stage_entered": pd.to_datetime(
+                ["2026-01-10 09:00", "2026-02-01 12:00", "2026-01-11 09:00"]
+            ),
+            "date_stage_exited": pd.to_datetime(["2026-02-01 12:00", None, None]),
+        }
+    ),
+}
 
-def _warehouse(path: Path, tables: dict[str, pd.DataFrame]) -> str:
+
+def duckdb_warehouse(path: Path, tables: dict[str, pd.DataFrame]) -> str:
+    """The models as tables of a DuckDB warehouse file; its URL."""
     con = duckdb.connect(str(path))
     for name, frame in tables.items():
         con.register("frame", frame)
@@ -60,7 +104,7 @@ def test_dbt_salesforce_models(tmp_path: Path, workspace: Workspace) -> None:
             "is_deleted": [False, False, True],
         }
     )
-    url = _warehouse(
+    url = duckdb_warehouse(
         tmp_path / "wh.duckdb",
         {"salesforce__opportunity_enhanced": opps, "salesforce__contact_enhanced": contacts},
     )
@@ -84,49 +128,7 @@ def test_dbt_salesforce_models(tmp_path: Path, workspace: Workspace) -> None:
 
 
 def test_dbt_hubspot_models(tmp_path: Path, workspace: Workspace) -> None:
-    contacts = pd.DataFrame(
-        {
-            "contact_id": [1, 2, 3],
-            "email": ["a@x.es", "b@x.es", "c@x.es"],
-            "created_date": pd.to_datetime(
-                ["2026-01-01 10:00", "2026-01-02 10:00", "2026-01-03 10:00"]
-            ),
-            "property_lifecyclestage": ["marketingqualifiedlead", "lead", "salesqualifiedlead"],
-            "property_hs_analytics_source": ["PAID_SEARCH", "ORGANIC_SEARCH", "OFFLINE"],
-            "property_hs_lifecyclestage_marketingqualifiedlead_date": pd.to_datetime(
-                ["2026-01-05 10:00", None, "2026-01-04 10:00"]
-            ),
-            "property_hs_lifecyclestage_salesqualifiedlead_date": pd.to_datetime(
-                [None, None, "2026-01-06 10:00"]
-            ),
-            "is_contact_deleted": [False, False, False],
-        }
-    )
-    deals = pd.DataFrame(
-        {
-            "deal_id": [10, 11],
-            "deal_name": ["D10", "D11"],
-            "deal_pipeline_stage_id": ["closedwon", "qualifiedtobuy"],
-            "amount": [5000.0, 700.0],
-            "closed_date": pd.to_datetime(["2026-02-01", "2026-03-01"]),
-            "created_date": pd.to_datetime(["2026-01-10 09:00", "2026-01-11 09:00"]),
-            "is_deal_deleted": [False, False],
-        }
-    )
-    stages = pd.DataFrame(
-        {
-            "deal_id": [10, 10, 11],
-            "deal_stage_name": ["appointmentscheduled", "closedwon", "qualifiedtobuy"],
-            "date_stage_entered": pd.to_datetime(
-                ["2026-01-10 09:00", "2026-02-01 12:00", "2026-01-11 09:00"]
-            ),
-            "date_stage_exited": pd.to_datetime(["2026-02-01 12:00", None, None]),
-        }
-    )
-    url = _warehouse(
-        tmp_path / "wh.duckdb",
-        {"hubspot__contacts": contacts, "hubspot__deals": deals, "hubspot__deal_stages": stages},
-    )
+    url = duckdb_warehouse(tmp_path / "wh.duckdb", HUBSPOT_MODELS)
     import_warehouse(workspace.store(), url, workspace.contract)
     store = workspace.store()
     ev = store.table("stage_events").to_pandas()
@@ -148,7 +150,7 @@ def test_dbt_hubspot_models(tmp_path: Path, workspace: Workspace) -> None:
 
 
 def test_warehouse_errors(tmp_path: Path, workspace: Workspace) -> None:
-    url = _warehouse(tmp_path / "empty.duckdb", {"other": pd.DataFrame({"a": [1]})})
+    url = duckdb_warehouse(tmp_path / "empty.duckdb", {"other": pd.DataFrame({"a": [1]})})
     with pytest.raises(UsageError, match="no dbt_salesforce or dbt_hubspot final model"):
         import_warehouse(workspace.store(), url, workspace.contract)
     with pytest.raises(UsageError, match="no such DuckDB file"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import ibis
 import pandas as pd
 import psycopg
@@ -19,6 +18,7 @@ from cueva.schema import LOAD_ORDER
 from cueva.sources.warehouse import import_warehouse
 from cueva.store.postgres import split_url
 from cueva.workspace import Workspace
+from tests.test_sources_warehouse import HUBSPOT_MODELS, duckdb_warehouse
 
 pytestmark = pytest.mark.postgres
 
@@ -59,57 +59,6 @@ SALESFORCE = {
         }
     ),
 }
-HUBSPOT = {
-    "hubspot__contacts": pd.DataFrame(
-        {
-            "contact_id": [1, 2, 3],
-            "email": ["a@x.es", "b@x.es", "c@x.es"],
-            "created_date": pd.to_datetime(
-                ["2026-01-01 10:00", "2026-01-02 10:00", "2026-01-03 10:00"]
-            ),
-            "property_lifecyclestage": ["marketingqualifiedlead", "lead", "salesqualifiedlead"],
-            "property_hs_analytics_source": ["PAID_SEARCH", "ORGANIC_SEARCH", "OFFLINE"],
-            "property_hs_lifecyclestage_marketingqualifiedlead_date": pd.to_datetime(
-                ["2026-01-05 10:00", None, "2026-01-04 10:00"]
-            ),
-            "property_hs_lifecyclestage_salesqualifiedlead_date": pd.to_datetime(
-                [None, None, "2026-01-06 10:00"]
-            ),
-            "is_contact_deleted": [False, False, False],
-        }
-    ),
-    "hubspot__deals": pd.DataFrame(
-        {
-            "deal_id": [10, 11],
-            "deal_name": ["D10", "D11"],
-            "deal_pipeline_stage_id": ["closedwon", "qualifiedtobuy"],
-            "amount": [5000.0, 700.0],
-            "closed_date": pd.to_datetime(["2026-02-01", "2026-03-01"]),
-            "created_date": pd.to_datetime(["2026-01-10 09:00", "2026-01-11 09:00"]),
-            "is_deal_deleted": [False, False],
-        }
-    ),
-    "hubspot__deal_stages": pd.DataFrame(
-        {
-            "deal_id": [10, 10, 11],
-            "deal_stage_name": ["appointmentscheduled", "closedwon", "qualifiedtobuy"],
-            "date_stage_entered": pd.to_datetime(
-                ["2026-01-10 09:00", "2026-02-01 12:00", "2026-01-11 09:00"]
-            ),
-            "date_stage_exited": pd.to_datetime(["2026-02-01 12:00", None, None]),
-        }
-    ),
-}
-
-
-def _duckdb_warehouse(path: Path, tables: dict[str, pd.DataFrame]) -> str:
-    con = duckdb.connect(str(path))
-    for name, frame in tables.items():
-        con.register("frame", frame)
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
-        con.unregister("frame")
-    con.close()
-    return f"duckdb://{path}"
 
 
 def _pg_warehouse(url: str, schema: str, tables: dict[str, pd.DataFrame], view: str) -> str:
@@ -137,7 +86,7 @@ def _canonical(ws: Workspace) -> dict[str, pd.DataFrame]:
 
 @pytest.mark.parametrize(
     ("tables", "view"),
-    [(SALESFORCE, "salesforce__contact_enhanced"), (HUBSPOT, "hubspot__deals")],
+    [(SALESFORCE, "salesforce__contact_enhanced"), (HUBSPOT_MODELS, "hubspot__deals")],
     ids=["dbt_salesforce", "dbt_hubspot"],
 )
 def test_postgres_models_equal_duckdb_models(
@@ -147,7 +96,7 @@ def test_postgres_models_equal_duckdb_models(
     from_postgres = Workspace.init(tmp_path / "b", "B")
     want = import_warehouse(
         from_duckdb.store(),
-        _duckdb_warehouse(tmp_path / "wh.duckdb", tables),
+        duckdb_warehouse(tmp_path / "wh.duckdb", tables),
         from_duckdb.contract,
     )
     got = import_warehouse(
